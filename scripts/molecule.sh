@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Run Molecule with the harness' environment, for working on one scenario by hand:
+#   scripts/molecule.sh converge -s default      scripts/molecule.sh verify
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+. "$(dirname "$0")/lib.sh"
+prepare_environment
+cd "$repo"
+exec molecule "$@"

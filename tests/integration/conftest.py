@@ -1,0 +1,70 @@
+"""Shared fixtures of the Molecule verifiers: facts about the gateway under test and a real
+DICOM study sent to it from the Docker host with dcmtk's storescu."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(__file__))
+import dicomstudy  # noqa: E402
+
+SENDER_AET = "PACSGATE-TEST"
+
+
+@pytest.fixture(scope="module")
+def gw(host):
+    """The role's variables as Ansible sees them for this gateway, plus its Docker address."""
+    name = host.backend.get_hostname()
+    role_vars = host.ansible.get_variables()
+    ip = subprocess.run(
+        ["docker", "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}", name],
+        check=True, capture_output=True, text=True,
+    ).stdout.split()[0]
+    defaults = {
+        "port": 10402, "aetitle": "CHRISLOCAL", "base_dir": "/home/dicom",
+        "user": "dicom", "group": "dicom", "service_name": "dicomlistener",
+        "venv_dir": "/opt/pypx", "px_listen_link": "/usr/local/bin/px-listen",
+    }
+    cfg = {k: role_vars.get("dicom_listener_" + k, v) for k, v in defaults.items()}
+    for d in ("tmp", "log", "data"):
+        cfg[d + "_dir"] = role_vars.get("dicom_listener_%s_dir" % d, "%s/%s" % (cfg["base_dir"], d))
+    cfg.update(name=name, ip=ip)
+    return cfg
+
+
+def dcmtk(*argv, timeout=300):
+    """Run a dcmtk tool on the Docker host with Nagle disabled, as a fast PACS would."""
+    env = dict(os.environ, TCP_NODELAY="1")
+    return subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def filed_instances(host, data_dir, study_uid):
+    """Map SOPInstanceUID -> path of every .dcm file filed for the study."""
+    out = host.run("find %s -path '*%s*' -name '*.dcm'", data_dir, study_uid).stdout.split()
+    return {os.path.basename(p)[:-4].split("-", 1)[1]: p for p in out}
+
+
+@pytest.fixture(scope="module")
+def sent_study(host, gw, tmp_path_factory):
+    """Generate a 2-series, 120-instance study, send it in one association, wait until filed."""
+    out = tmp_path_factory.mktemp("study")
+    manifest = dicomstudy.make_study(str(out), series=2, per_series=60)
+    expected = sum(len(v) for v in manifest["series"].values())
+    t0 = time.monotonic()
+    res = dcmtk("storescu", "-aet", SENDER_AET, "-aec", gw["aetitle"], "+sd", gw["ip"], str(gw["port"]), str(out))
+    sent_s = time.monotonic() - t0
+    filed = {}
+    deadline = time.monotonic() + (120 if res.returncode == 0 else 0)
+    while time.monotonic() < deadline:
+        filed = filed_instances(host, gw["data_dir"], manifest["study_uid"])
+        if len(filed) >= expected:
+            break
+        time.sleep(1)
+    manifest.update(storescu=res, sent_seconds=sent_s, filed=filed, expected=expected,
+                    filed_seconds=time.monotonic() - t0)
+    print(json.dumps({k: manifest[k] for k in ("expected", "sent_seconds", "filed_seconds")}))
+    return manifest
