@@ -104,7 +104,7 @@ def test_every_instance_is_filed(sent_study):
 
 def test_tree_is_patient_study_series(host, gw, sent_study):
     data = gw["data_dir"].rstrip("/")
-    series_dirs = set()
+    series_dirs = {}
     for series_uid, uids in sent_study["series"].items():
         for uid in uids:
             rel = sent_study["filed"][uid][len(data) + 1:].split("/")
@@ -112,12 +112,13 @@ def test_tree_is_patient_study_series(host, gw, sent_study):
             assert rel[0].startswith(sent_study["patient_id"] + "-")
             assert rel[1].endswith("-" + sent_study["study_uid"])
             assert rel[2].endswith("-" + series_uid)
-            series_dirs.add("/".join([data] + rel[:3]))
+            series_dirs["/".join([data] + rel[:3])] = series_uid
     assert len(series_dirs) == len(sent_study["series"]) >= 2
-    for d in series_dirs:
+    for d, series_uid in series_dirs.items():
         info = host.file(d + "/series.info")
         assert info.exists, "%s has no series.info" % d
-        assert "SeriesInstanceUID" in info.content_string
+        # pypx writes it with configparser, which lower-cases the keys.
+        assert "seriesinstanceuid = %s\n" % series_uid in info.content_string
         assert not host.file(d + "/receiving.series").exists
         assert host.file(os.path.dirname(d) + "/study.info").exists
         assert host.file(os.path.dirname(os.path.dirname(d)) + "/patient.info").exists

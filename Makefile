@@ -1,0 +1,8 @@
+# Shortcuts for the scripts the README documents.
+.PHONY: test demo demo-clean
+test:
+	./scripts/test.sh
+demo:
+	./scripts/demo.sh
+demo-clean:
+	./scripts/demo.sh clean
