@@ -1,13 +1,15 @@
 # shellcheck shell=bash
 # Shared set-up for the test suite and the demo. Every step installs what it needs on a fresh
-# Debian machine (as root) and is quick when its work is already done. Caches are safe to lose:
-# the virtualenv (rebuilt when requirements.txt changes), Docker images (tagged by recipe hash),
-# and pip's download cache (.cache/pip-gateway, shared with the gateway containers).
+# Debian machine (as root) and is quick when its work is already done. Caches are safe to lose and
+# shared by every checkout on the machine (PACSGATE_CACHE, default ~/.cache/pacsgate): the
+# virtualenv (one per requirements.txt hash), pip's download cache of the gateway containers; and
+# Docker images, tagged by the hash of their recipe.
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cache="$repo/.cache"
-venv="$repo/.venv"
-mkdir -p "$cache"
+shared_cache="${PACSGATE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pacsgate}"
+venv="$shared_cache/venv-$(sha256sum "$repo/requirements.txt" | cut -c1-12)"
+mkdir -p "$cache" "$shared_cache"
 
 log() { printf '\n==> %s\n' "$*" >&2; }
 
@@ -45,17 +47,15 @@ ensure_host_tools() {
   apt_install dcmtk debootstrap python3-venv ca-certificates
 }
 
-# The virtualenv with pinned tools, rebuilt only when requirements.txt changes.
+# The virtualenv with the pinned tools; its name carries the hash of requirements.txt. The stamp
+# file is written last, so an interrupted install is redone.
 ensure_venv() {
-  local stamp="$venv/.requirements.sha256" want
-  want=$(sha256sum "$repo/requirements.txt" | cut -d' ' -f1)
-  if [ ! -x "$venv/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-    log "Creating the virtualenv from requirements.txt"
+  if [ ! -f "$venv/.complete" ]; then
+    log "Creating the virtualenv $venv from requirements.txt"
     rm -rf "$venv"
     python3 -m venv "$venv"
-    "$venv/bin/pip" install -q --upgrade pip >/dev/null
     "$venv/bin/pip" install -q -r "$repo/requirements.txt"
-    echo "$want" > "$stamp"
+    touch "$venv/.complete"
   fi
   export PATH="$venv/bin:$PATH"
   export VIRTUAL_ENV="$venv"
@@ -86,7 +86,7 @@ prepare_environment() {
   ensure_collection_path
   PACSGATE_IMAGE=$("$repo/scripts/image.sh" bookworm)
   PACSGATE_PIP_CA_BUNDLE=$(host_ca_bundle)
-  PACSGATE_PIP_CACHE="$cache/pip-gateway"
+  PACSGATE_PIP_CACHE="$shared_cache/pip-gateway"
   mkdir -p "$PACSGATE_PIP_CACHE"
   export PACSGATE_IMAGE PACSGATE_PIP_CA_BUNDLE PACSGATE_PIP_CACHE
   export ANSIBLE_FORCE_COLOR=0 PY_COLORS=0

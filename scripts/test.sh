@@ -24,6 +24,7 @@ stage() {
 start=$SECONDS
 stage yamllint yamllint --strict .
 stage ansible-lint ansible-lint --profile production
+stage "docs in sync" python tests/docs_sync.py
 stage "molecule default" molecule test --scenario-name default
 
 echo >&2
