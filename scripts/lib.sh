@@ -44,7 +44,7 @@ ensure_docker() {
 
 # Host tools: dcmtk sends the test studies from outside the gateway; debootstrap builds images.
 ensure_host_tools() {
-  apt_install dcmtk debootstrap python3-venv ca-certificates
+  apt_install dcmtk debootstrap python3-venv ca-certificates shellcheck
 }
 
 # The virtualenv with the pinned tools; its name carries the hash of requirements.txt. The stamp
@@ -90,4 +90,48 @@ prepare_environment() {
   mkdir -p "$PACSGATE_PIP_CACHE"
   export PACSGATE_IMAGE PACSGATE_PIP_CA_BUNDLE PACSGATE_PIP_CACHE
   export ANSIBLE_FORCE_COLOR=0 PY_COLORS=0
+}
+
+# ansible-test, from a virtualenv of its own with the ansible-core that requirements.txt pins, so
+# that the requirements it installs for its sanity tests stay out of the harness' virtualenv.
+ensure_ansible_test() {
+  local core pip_version
+  core=$(grep -i '^ansible-core==' "$repo/requirements.txt")
+  ansible_test_venv="$shared_cache/ansible-test-${core#*==}"
+  if [ ! -f "$ansible_test_venv/.complete" ]; then
+    log "Creating $ansible_test_venv for ansible-test"
+    rm -rf "$ansible_test_venv"
+    python3 -m venv "$ansible_test_venv"
+    "$ansible_test_venv/bin/pip" install -q "$core"
+    touch "$ansible_test_venv/.complete"
+  fi
+  # ansible-test bootstraps pip into its test environments with a script it downloads from a host
+  # these machines cannot reach; give it one that uses the interpreter's ensurepip and the index.
+  pip_version=$(grep -ohP "pip='\K[0-9.]+" "$ansible_test_venv"/lib/python3*/site-packages/ansible_test/_internal/python_requirements.py)
+  mkdir -p "$HOME/.ansible/test/cache"
+  cp "$repo/scripts/ansible-test-get-pip.py" "$HOME/.ansible/test/cache/get_pip_${pip_version//./_}.py"
+}
+
+# ansible-test wants the collection in a real ansible_collections/<namespace>/<name> directory,
+# outside any git work tree (it would list the files of that tree instead).
+ansible_test_tree() {
+  local dest
+  dest="$shared_cache/ansible-test-tree-$(printf '%s' "$repo" | sha256sum | cut -c1-8)/ansible_collections/pacsgate/listener"
+  rm -rf "$dest"
+  mkdir -p "$dest"
+  (cd "$repo" && git ls-files -co --exclude-standard -z | xargs -0 cp --parents -t "$dest")
+  echo "$dest"
+}
+
+run_sanity() {
+  ensure_ansible_test
+  local tree python
+  tree=$(ansible_test_tree)
+  python=$(python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+  (cd "$tree" && PATH="$ansible_test_venv/bin:$PATH" ansible-test sanity --requirements --python "$python" --color no)
+}
+
+run_unit_tests() {
+  (cd "$repo" && PYTHONPATH="$cache/collections" python -m pytest -p no:cacheprovider -q \
+    "$cache/collections/ansible_collections/pacsgate/listener/tests/unit")
 }

@@ -25,6 +25,8 @@ start=$SECONDS
 stage yamllint yamllint --strict .
 stage ansible-lint ansible-lint --profile production
 stage "docs in sync" python tests/docs_sync.py
+stage "unit tests" run_unit_tests
+stage "ansible-test sanity" run_sanity
 stage "molecule default" molecule test --scenario-name default
 
 echo >&2

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Check that every role variable is documented once and consistently.
 
 meta/argument_specs.yml is the reference: its options must be exactly the keys of

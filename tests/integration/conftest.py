@@ -39,7 +39,7 @@ def gw(host):
 def dcmtk(*argv, timeout=300):
     """Run a dcmtk tool on the Docker host with Nagle disabled, as a fast PACS would."""
     env = dict(os.environ, TCP_NODELAY="1")
-    return subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout, env=env)
+    return subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout, env=env, check=False)
 
 
 def filed_instances(host, data_dir, study_uid):
@@ -68,3 +68,17 @@ def sent_study(host, gw, tmp_path_factory):
                     filed_seconds=time.monotonic() - t0)
     print(json.dumps({k: manifest[k] for k in ("expected", "sent_seconds", "filed_seconds")}))
     return manifest
+
+
+def run_playbook(playbook, *args):
+    """Run one of the collection's playbooks against the scenario's inventory (with its vars).
+
+    Returns (stdout, the PLAY RECAP line of the last host)."""
+    inventory = os.path.dirname(os.environ["MOLECULE_INVENTORY_FILE"])
+    res = subprocess.run(
+        ["ansible-playbook", "-i", inventory, playbook, *args],
+        capture_output=True, text=True, timeout=600, check=False,
+    )
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    recap = [line for line in res.stdout.splitlines() if "changed=" in line and "ok=" in line]
+    return res.stdout, recap[-1]

@@ -1,11 +1,10 @@
 """The pfdcm-style tags: an explicit restart restarts, everything else restarts only on change."""
 
 import os
-import subprocess
 
 import pytest
 
-from conftest import SENDER_AET, dcmtk
+from conftest import SENDER_AET, dcmtk, run_playbook
 
 
 def xinetd_pid(host):
@@ -13,22 +12,10 @@ def xinetd_pid(host):
     return host.run("pidof xinetd").stdout.strip()
 
 
-def run_site(*args):
-    """Run the collection's site playbook against the scenario's inventory (with its vars)."""
-    inventory = os.path.dirname(os.environ["MOLECULE_INVENTORY_FILE"])
-    res = subprocess.run(
-        ["ansible-playbook", "-i", inventory, "pacsgate.listener.site", *args],
-        capture_output=True, text=True, timeout=600,
-    )
-    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
-    recap = [line for line in res.stdout.splitlines() if "changed=" in line and "ok=" in line]
-    return res.stdout, recap[-1]
-
-
 @pytest.mark.skipif("MOLECULE_INVENTORY_FILE" not in os.environ, reason="needs Molecule's inventory")
 def test_service_restart_tag_restarts_xinetd_and_verifies(host, gw):
     before = xinetd_pid(host)
-    out, recap = run_site("--tags", "service_restart")
+    out, recap = run_playbook("pacsgate.listener.site", "--tags", "service_restart")
     assert "changed=1" in recap, recap
     assert "Restart xinetd on request" in out
     assert "answers C-ECHO" in out
@@ -42,7 +29,7 @@ def test_service_restart_tag_restarts_xinetd_and_verifies(host, gw):
 @pytest.mark.parametrize("tag", ["file_create", "file_install", "service_mkdirs"])
 def test_unchanged_tags_change_nothing_and_do_not_restart(host, tag):
     before = xinetd_pid(host)
-    out, recap = run_site("--tags", tag)
+    out, recap = run_playbook("pacsgate.listener.site", "--tags", tag)
     assert "changed=0" in recap, recap
     assert "RUNNING HANDLER" not in out
     assert xinetd_pid(host) == before

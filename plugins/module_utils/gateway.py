@@ -1,0 +1,282 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 pacsgate.listener maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Read-only facts about a PACS gateway: addresses, listening sockets, processes, received data.
+
+Every function takes its inputs (command output, a /proc root, directories) as arguments, so the
+unit tests can feed recorded or fabricated data. Standard library only; Python 3.6 and later.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+import re
+import socket
+import time
+
+# Interfaces that never carry the address a PACS should send to.
+VIRTUAL_INTERFACE_PREFIXES = (
+    'lo', 'docker', 'br-', 'veth', 'virbr', 'cni', 'flannel', 'cali', 'vxlan', 'podman',
+    'kube', 'tun', 'tap', 'weave', 'lxcbr', 'lxdbr',
+)
+
+FILED_NAME = re.compile(r'^\d+-(.+)\.dcm$')
+AETITLE_OPTION = re.compile(r"""--aetitle\s+(?:'([^']*)'|"([^"]*)"|(\S+))""")
+VERSION_LINE = re.compile(r'Version:\s*(\S+)')
+
+
+def is_virtual_interface(name):
+    """True for loopback, container bridges and virtual Ethernet pairs."""
+    return name.startswith(VIRTUAL_INTERFACE_PREFIXES)
+
+
+def parse_ip_addr(text):
+    """Parse `ip -o addr show` into a list of address dicts (interface, address, prefix, family, scope)."""
+    result = []
+    for line in text.splitlines():
+        fields = line.replace('\\', ' ').split()
+        if len(fields) < 4 or fields[2] not in ('inet', 'inet6'):
+            continue
+        address, _sep, prefix = fields[3].partition('/')
+        scope = fields[fields.index('scope') + 1] if 'scope' in fields[:-1] else ''
+        result.append({
+            'interface': fields[1].split('@', 1)[0],
+            'address': address,
+            'prefix': int(prefix) if prefix.isdigit() else None,
+            'family': 'ipv4' if fields[2] == 'inet' else 'ipv6',
+            'scope': scope,
+        })
+    return result
+
+
+def parse_route_get(text):
+    """Parse `ip route get ADDRESS` into {'dev', 'src', 'via'} (values None when absent)."""
+    fields = text.split()
+    route = {'dev': None, 'src': None, 'via': None}
+    for key in route:
+        if key in fields[:-1]:
+            route[key] = fields[fields.index(key) + 1]
+    return route
+
+
+def global_addresses(addresses):
+    """Addresses with global scope, as a PACS admin would list them."""
+    return [a for a in addresses if a['scope'] == 'global']
+
+
+def choose_host_ip(route, addresses):
+    """The address a PACS should send to, and how it was chosen.
+
+    The source address of the default route, as Ansible's default_ipv4 reports it, unless that
+    route leaves through a virtual interface; otherwise the first global IPv4 (then IPv6) address
+    of a physical interface. Returns (address or None, reason).
+    """
+    if route and route.get('src') and route.get('dev') and not is_virtual_interface(route['dev']):
+        return route['src'], 'source address of the default route (%s)' % route['dev']
+    candidates = [a for a in global_addresses(addresses) if not is_virtual_interface(a['interface'])]
+    for family in ('ipv4', 'ipv6'):
+        for a in candidates:
+            if a['family'] == family:
+                return a['address'], 'first global %s address (%s); no usable default route' % (family, a['interface'])
+    return None, 'no global address on a physical interface'
+
+
+def listening_addresses(port, proc_root='/proc'):
+    """Local addresses with a TCP socket in LISTEN state on `port`, from /proc/net/tcp and tcp6."""
+    found = []
+    for name, family in (('tcp', 'ipv4'), ('tcp6', 'ipv6')):
+        path = os.path.join(proc_root, 'net', name)
+        try:
+            with open(path) as handle:
+                lines = handle.read().splitlines()[1:]
+        except (IOError, OSError):
+            continue
+        for line in lines:
+            fields = line.split()
+            if len(fields) < 4 or fields[3] != '0A':
+                continue
+            hex_addr, _sep, hex_port = fields[1].partition(':')
+            if int(hex_port, 16) == int(port):
+                found.append(_decode_proc_address(hex_addr, family))
+    return found
+
+
+def _decode_proc_address(hex_addr, family):
+    """Decode an address of /proc/net/tcp: 32-bit words in host (little endian) byte order."""
+    raw = bytes(bytearray.fromhex(hex_addr))
+    data = b''.join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))
+    return socket.inet_ntop(socket.AF_INET if family == 'ipv4' else socket.AF_INET6, data)
+
+
+def processes(proc_root='/proc'):
+    """Yield (pid, argv list) of every process readable in `proc_root`."""
+    try:
+        entries = os.listdir(proc_root)
+    except OSError:
+        return
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(os.path.join(proc_root, entry, 'cmdline'), 'rb') as handle:
+                raw = handle.read()
+        except (IOError, OSError):
+            continue
+        argv = [part.decode('utf-8', 'replace') for part in raw.split(b'\0') if part]
+        if argv:
+            yield int(entry), argv
+
+
+def find_pids(predicate, proc_root='/proc'):
+    """Sorted pids of processes whose argv satisfies predicate(argv)."""
+    return sorted(pid for pid, argv in processes(proc_root) if predicate(argv))
+
+
+def is_xinetd(argv):
+    """True for the xinetd daemon itself."""
+    return os.path.basename(argv[0]) == 'xinetd'
+
+
+def runs_script(name):
+    """Predicate for a script run directly or through an interpreter (python3 /path/px-listen ...)."""
+    def predicate(argv):
+        return any(os.path.basename(arg) == name for arg in argv[:2])
+    return predicate
+
+
+def aetitle_from_wrapper(text):
+    """The AE title a storescp wrapper script passes with --aetitle, or None."""
+    match = AETITLE_OPTION.search(text)
+    if not match:
+        return None
+    return next(group for group in match.groups() if group is not None)
+
+
+def version_from_output(text):
+    """The version px-listen prints for --version ('Version: 1.2.0'), or None."""
+    match = VERSION_LINE.search(text)
+    return match.group(1) if match else None
+
+
+def option_value(args, *names):
+    """The value following the first of `names` in an argument list, or None."""
+    for i, arg in enumerate(args[:-1]):
+        if arg in names:
+            return args[i + 1]
+    return None
+
+
+def filed_instances(data_dir):
+    """Scan the data dir once: SOP Instance UIDs filed, and series still marked receiving.
+
+    Returns (set of UIDs, list of (path, mtime) of receiving.series files).
+    """
+    uids = set()
+    receiving = []
+    for root, _dirs, files in os.walk(data_dir):
+        for name in files:
+            match = FILED_NAME.match(name)
+            if match:
+                uids.add(match.group(1))
+            elif name == 'receiving.series':
+                path = os.path.join(root, name)
+                receiving.append((path, _mtime(path)))
+    return uids, receiving
+
+
+def received_instances(association_dir):
+    """SOP Instance UIDs storescp wrote in one association dir (file names MODALITY.UID)."""
+    uids = []
+    for _root, _dirs, files in os.walk(association_dir):
+        for name in files:
+            prefix, sep, uid = name.partition('.')
+            if sep and prefix.isalnum() and uid and uid[0].isdigit():
+                uids.append(uid)
+    return uids
+
+
+def _mtime(path):
+    try:
+        return os.stat(path).st_mtime
+    except OSError:
+        return 0
+
+
+def _tree_mtime(path):
+    """The newest modification time of a directory tree (an association still receiving is recent)."""
+    newest = _mtime(path)
+    for root, dirs, files in os.walk(path):
+        for name in dirs + files:
+            newest = max(newest, _mtime(os.path.join(root, name)))
+    return newest
+
+
+def health(tmp_dir, log_dir, data_dir, stranded_age, now=None, listing_limit=20):
+    """What a sender's "Success" cannot tell, read from the listener's directories.
+
+    - stranded associations: dirs in tmp_dir, untouched for stranded_age seconds, holding
+      instances that are not filed in data_dir (received, never filed);
+    - error logs: px-listen's err-*.txt files in log_dir;
+    - receiving series: series dirs still marked receiving.series for stranded_age seconds;
+    - free space on the data dir's file system.
+    """
+    now = time.time() if now is None else now
+    problems = []
+    filed, receiving = set(), []
+    if os.path.isdir(data_dir):
+        filed, receiving = filed_instances(data_dir)
+    else:
+        problems.append('data dir %s does not exist' % data_dir)
+
+    associations, stranded, stranded_instances = 0, [], 0
+    if os.path.isdir(tmp_dir):
+        for entry in sorted(os.listdir(tmp_dir)):
+            path = os.path.join(tmp_dir, entry)
+            if not os.path.isdir(path):
+                continue
+            associations += 1
+            missing = [uid for uid in received_instances(path) if uid not in filed]
+            if missing and now - _tree_mtime(path) >= stranded_age:
+                stranded.append(path)
+                stranded_instances += len(missing)
+    else:
+        problems.append('tmp dir %s does not exist' % tmp_dir)
+
+    error_logs = []
+    if os.path.isdir(log_dir):
+        error_logs = sorted(n for n in os.listdir(log_dir) if n.startswith('err-') and n.endswith('.txt'))
+    else:
+        problems.append('log dir %s does not exist' % log_dir)
+
+    stale_receiving = sorted(path for path, mtime in receiving if now - mtime >= stranded_age)
+
+    disk = {'path': data_dir, 'free_bytes': None, 'total_bytes': None, 'free_percent': None}
+    probe = data_dir if os.path.isdir(data_dir) else os.path.dirname(data_dir.rstrip('/')) or '/'
+    try:
+        st = os.statvfs(probe)
+        disk.update(
+            free_bytes=st.f_bavail * st.f_frsize,
+            total_bytes=st.f_blocks * st.f_frsize,
+            free_percent=round(100.0 * st.f_bavail / st.f_blocks, 1) if st.f_blocks else None,
+        )
+    except OSError as exc:
+        problems.append('cannot read free space of %s: %s' % (probe, exc))
+
+    return {
+        'tmp_associations': associations,
+        'stranded_associations': len(stranded),
+        'stranded_instances': stranded_instances,
+        'stranded_paths': stranded[:listing_limit],
+        'error_logs': len(error_logs),
+        'error_log_files': [os.path.join(log_dir, n) for n in error_logs[-listing_limit:]],
+        'receiving_series': len(stale_receiving),
+        'receiving_series_paths': stale_receiving[:listing_limit],
+        'filed_instances': len(filed),
+        'disk': disk,
+        'stranded_age': stranded_age,
+        'problems': problems,
+    }
