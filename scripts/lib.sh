@@ -84,7 +84,7 @@ prepare_environment() {
   ensure_docker
   ensure_venv
   ensure_collection_path
-  PACSGATE_IMAGE=$("$repo/scripts/image.sh" bookworm)
+  PACSGATE_IMAGE=$("$repo/scripts/image.sh" "${PACSGATE_SUITE:-bookworm}")
   PACSGATE_PIP_CA_BUNDLE=$(host_ca_bundle)
   PACSGATE_PIP_CACHE="$shared_cache/pip-gateway"
   mkdir -p "$PACSGATE_PIP_CACHE"
