@@ -41,6 +41,8 @@ pacs_gateways:
       ansible_connection: community.docker.docker
       ansible_python_interpreter: /usr/bin/python3
       dicom_listener_pip_ca_bundle: "$PACSGATE_PIP_CA_BUNDLE"
+      dicom_listener_pacs:
+        - {name: demo-pacs, aetitle: DEMO-PACS, host: "$PACSGATE_DOCKER_HOST_IP", port: 104}
 YAML
 
 log "Configuring the gateway: ansible-playbook pacsgate.listener.site"

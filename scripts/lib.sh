@@ -88,7 +88,9 @@ prepare_environment() {
   PACSGATE_PIP_CA_BUNDLE=$(host_ca_bundle)
   PACSGATE_PIP_CACHE="$shared_cache/pip-gateway"
   mkdir -p "$PACSGATE_PIP_CACHE"
-  export PACSGATE_IMAGE PACSGATE_PIP_CA_BUNDLE PACSGATE_PIP_CACHE
+  # The address the gateway containers see the Docker host at: the test PACS sends from there.
+  PACSGATE_DOCKER_HOST_IP=$(docker network inspect bridge -f '{{(index .IPAM.Config 0).Gateway}}')
+  export PACSGATE_IMAGE PACSGATE_PIP_CA_BUNDLE PACSGATE_PIP_CACHE PACSGATE_DOCKER_HOST_IP
   export ANSIBLE_FORCE_COLOR=0 PY_COLORS=0
 }
 

@@ -70,15 +70,22 @@ def sent_study(host, gw, tmp_path_factory):
     return manifest
 
 
-def run_playbook(playbook, *args):
+def run_playbook(playbook, *args, expect_failure=False):
     """Run one of the collection's playbooks against the scenario's inventory (with its vars).
 
-    Returns (stdout, the PLAY RECAP line of the last host)."""
+    Returns (stdout and stderr, the PLAY RECAP line of the last host); failed tasks are reported
+    on stderr under Molecule's ansible.cfg (display_failed_stderr)."""
     inventory = os.path.dirname(os.environ["MOLECULE_INVENTORY_FILE"])
     res = subprocess.run(
         ["ansible-playbook", "-i", inventory, playbook, *args],
         capture_output=True, text=True, timeout=600, check=False,
     )
-    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    assert (res.returncode != 0) == expect_failure, res.stdout[-3000:] + res.stderr[-3000:]
     recap = [line for line in res.stdout.splitlines() if "changed=" in line and "ok=" in line]
-    return res.stdout, recap[-1]
+    return res.stdout + res.stderr, recap[-1]
+
+
+def snapshot(host, *paths):
+    """A digest of names, sizes, modification times, modes and owners under paths on the gateway."""
+    cmd = "find %s -printf '%%p %%s %%T@ %%m %%u %%g\\n' 2>/dev/null | sort | sha256sum" % " ".join(paths)
+    return host.run(cmd).stdout.split()[0]

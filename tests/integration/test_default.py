@@ -64,6 +64,7 @@ def test_service_file(host, gw):
     assert settings["server"] == gw["px_listen_link"]
     assert settings["wait"] == "no" and settings["socket_type"] == "stream"
     assert settings["env"] == "TCP_NODELAY=1"
+    assert settings["log_type"] == "SYSLOG daemon info"
     assert "HOST" in settings["log_on_success"].split()
     assert "HOST" in settings["log_on_failure"].split()
     args = settings["server_args"].split()
@@ -122,6 +123,12 @@ def test_tree_is_patient_study_series(host, gw, sent_study):
         assert not host.file(d + "/receiving.series").exists
         assert host.file(os.path.dirname(d) + "/study.info").exists
         assert host.file(os.path.dirname(os.path.dirname(d)) + "/patient.info").exists
+
+
+def test_associations_are_logged_with_the_client_host(host, gw, sent_study):
+    log = host.run("journalctl -u xinetd --no-pager -n 500").stdout
+    assert "START: %s pid=" % gw["service_name"] in log
+    assert "EXIT: %s" % gw["service_name"] in log
 
 
 def test_filed_files_belong_to_the_listener(host, gw, sent_study):
