@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from conftest import SENDER_AET, run_playbook, snapshot
+from conftest import run_playbook, snapshot
 
 needs_molecule = pytest.mark.skipif("MOLECULE_INVENTORY_FILE" not in os.environ, reason="needs Molecule's inventory")
 
@@ -57,15 +57,6 @@ def test_silent_connection_is_closed_by_the_acse_timeout(host, gw):
 
 
 @needs_molecule
-def test_root_is_refused_before_anything_changes(host):
-    paths = ("/etc/xinetd.d", "/home/dicom", "/opt/pypx", "/usr/local/libexec/pacsgate")
-    before = snapshot(host, *paths)
-    out, _recap = run_playbook("pacsgate.listener.site", "-e", "dicom_listener_user=root", expect_failure=True)
-    assert "dicom_listener_user is root" in out
-    assert snapshot(host, *paths) == before
-
-
-@needs_molecule
 def test_leftovers_of_a_root_run_are_given_back(host, gw):
     host.run("touch %s/root-left-this.txt && mkdir -p %s/root-dir && touch %s/root-dir/x",
              gw["log_dir"], gw["data_dir"], gw["data_dir"])
@@ -80,17 +71,100 @@ def test_leftovers_of_a_root_run_are_given_back(host, gw):
         host.run("rm -rf %s/root-left-this.txt %s/root-dir", gw["log_dir"], gw["data_dir"])
 
 
-@needs_molecule
-@pytest.mark.parametrize("name,value,words", [
+# Everything the role must refuse, with the words its message must contain. Values are JSON, given
+# with -e, so that strings with newlines (attempts to inject xinetd attributes) arrive intact.
+BAD_INPUTS = [
+    ("dicom_listener_user", '"root"', "dicom_listener_user is root"),
+    ("dicom_listener_user", '"Root!"', "dicom_listener_user"),
+    ("dicom_listener_group", '"dicom group"', "dicom_listener_group"),
+    ("dicom_listener_aetitle", '""', "dicom_listener_aetitle"),
+    ("dicom_listener_aetitle", '"THIS_AE_TITLE_IS_TOO_LONG"', "dicom_listener_aetitle"),
+    ("dicom_listener_aetitle", '"    "', "dicom_listener_aetitle"),
+    ("dicom_listener_aetitle", '"CHRIS\\\\LOCAL"', "dicom_listener_aetitle"),
+    ("dicom_listener_aetitle", '"CHRIS\\nport = 1"', "dicom_listener_aetitle"),
+    ("dicom_listener_verify_calling_aetitle", '""', "dicom_listener_verify_calling_aetitle"),
+    ("dicom_listener_port", "0", "dicom_listener_port"),
+    ("dicom_listener_port", "70000", "dicom_listener_port"),
+    ("dicom_listener_port", '"abc"', "dicom_listener_port"),
+    ("dicom_listener_bind_address", '"0.0.0.0\\nonly_from = 0.0.0.0/0"', "dicom_listener_bind_address"),
+    ("dicom_listener_bind_address", '"gateway.example.org"', "dicom_listener_bind_address"),
+    ("dicom_listener_service_name", '"dicom.listener"', "dicom_listener_service_name"),
+    ("dicom_listener_base_dir", '"relative/path"', "dicom_listener_base_dir"),
+    ("dicom_listener_data_dir", '"/home/dicom/../etc"', "dicom_listener_data_dir"),
+    ("dicom_listener_tmp_dir", '"/home/dicom/tmp\\nserver = /bin/sh"', "dicom_listener_tmp_dir"),
+    ("dicom_listener_log_dir", '"/home/dicom/my log"', "dicom_listener_log_dir"),
+    ("dicom_listener_px_listen_link", '"/usr/local/bin/px listen"', "dicom_listener_px_listen_link"),
+    ("dicom_listener_pacs", '[{"name": "x", "aetitle": "X", "host": "10.0.0.1"}]', "port"),
+    ("dicom_listener_pacs", '[{"name": "x", "aetitle": "AN_AE_TITLE_TOO_LONG", "host": "10.0.0.1", "port": 104}]',
+     "dicom_listener_pacs"),
+    ("dicom_listener_pacs", '[{"name": "x", "aetitle": "X", "host": "10.0.0.1", "port": 0}]', "dicom_listener_pacs"),
+    ("dicom_listener_pacs", '[{"name": "x", "aetitle": "X", "host": "10.0.0.256", "port": 104}]',
+     "xinetd deny every sender"),
     ("dicom_listener_allowed_sources", '["10.0.0.300"]', "xinetd deny every sender"),
     ("dicom_listener_allowed_sources", '["10.1.0.0/33"]', "xinetd deny every sender"),
     ("dicom_listener_allowed_sources", '["pacs host"]', "xinetd deny every sender"),
     ("dicom_listener_cps", "[0, 5]", "dicom_listener_cps"),
     ("dicom_listener_per_source", "1000", "per_source at most instances"),
-])
-def test_bad_limits_and_sources_are_refused(host, name, value, words):
-    paths = ("/etc/xinetd.d", "/usr/local/libexec/pacsgate")
-    before = snapshot(host, *paths)
+    ("dicom_listener_state", '"gone"', "dicom_listener_state"),
+]
+WATCHED = ("/etc/xinetd.d", "/home/dicom", "/opt/pypx", "/usr/local/libexec/pacsgate", "/usr/local/bin")
+
+
+@needs_molecule
+@pytest.mark.parametrize("name,value,words", BAD_INPUTS, ids=["%s=%s" % (n, v) for n, v, _w in BAD_INPUTS])
+def test_bad_input_is_refused_before_anything_changes(host, name, value, words):
+    before = snapshot(host, *WATCHED)
     out, _recap = run_playbook("pacsgate.listener.site", "-e", '{"%s": %s}' % (name, value), expect_failure=True)
-    assert words in out
-    assert snapshot(host, *paths) == before
+    assert words in out, out[-2000:]
+    assert snapshot(host, *WATCHED) == before
+
+
+@needs_molecule
+def test_port_of_another_xinetd_service_is_refused(host):
+    host.run("printf 'service other\\n{\\n    port = 10555\\n}\\n' > /etc/xinetd.d/other")
+    try:
+        before = snapshot(host, *WATCHED)
+        out, _recap = run_playbook("pacsgate.listener.site", "-e", "dicom_listener_port=10555", expect_failure=True)
+        assert "already used by another xinetd service in /etc/xinetd.d/other" in out
+        assert snapshot(host, *WATCHED) == before
+    finally:
+        host.run("rm -f /etc/xinetd.d/other")
+
+
+def test_bad_input_table_is_large_enough():
+    assert len(BAD_INPUTS) >= 20
+
+
+VALIDATE = "python3 /usr/local/libexec/pacsgate/xinetd_validate.py %s dicomlistener"
+
+
+def test_validator_accepts_the_live_service_file(host, gw):
+    res = host.run(VALIDATE % ("/etc/xinetd.d/%s" % gw["service_name"]))
+    assert res.rc == 0, res.stderr
+
+
+@pytest.mark.parametrize("edit,reason", [
+    ("sed '$d'", "closing"),                                              # the final brace lost
+    ("sed 's/only_from .*/only_from = 127.0.0.1 10.0.0.300/'", "10.0.0.300"),  # xinetd would deny everyone
+    ("sed 's/^    port .*/    port = 70000/'", "port"),
+    ("sed 's/^    wait .*/    wiat = no/'", "wiat"),
+    ("sed 's/^service dicomlistener/service other/'", "dicomlistener"),
+])
+def test_validator_rejects_what_xinetd_would_drop(host, gw, edit, reason):
+    bad = "/tmp/pacsgate-bad-service"
+    host.run("%s /etc/xinetd.d/%s > %s" % (edit, gw["service_name"], bad))
+    try:
+        res = host.run(VALIDATE % bad)
+        assert res.rc == 1 and reason in res.stderr, res.stderr
+    finally:
+        host.run("rm -f %s" % bad)
+
+
+@needs_molecule
+def test_check_diff_shows_the_change_and_changes_nothing(host, gw):
+    before = snapshot(host, *WATCHED)
+    out, recap = run_playbook("pacsgate.listener.site", "--check", "--diff", "-e", "dicom_listener_port=10444")
+    assert "-    port            = %d" % gw["port"] in out and "+    port            = 10444" in out
+    assert "changed=0" not in recap
+    assert snapshot(host, *WATCHED) == before
+    assert host.socket("tcp://0.0.0.0:%d" % gw["port"]).is_listening
