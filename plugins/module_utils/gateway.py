@@ -206,7 +206,7 @@ def _mtime(path):
         return 0
 
 
-def _tree_mtime(path):
+def tree_mtime(path):
     """The newest modification time of a directory tree (an association still receiving is recent)."""
     newest = _mtime(path)
     for root, dirs, files in os.walk(path):
@@ -240,7 +240,7 @@ def health(tmp_dir, log_dir, data_dir, stranded_age, now=None, listing_limit=20)
                 continue
             associations += 1
             missing = [uid for uid in received_instances(path) if uid not in filed]
-            if missing and now - _tree_mtime(path) >= stranded_age:
+            if missing and now - tree_mtime(path) >= stranded_age:
                 stranded.append(path)
                 stranded_instances += len(missing)
     else:

@@ -36,10 +36,14 @@ def gw(host):
     return cfg
 
 
+# Debian's dcmtk; the virtualenv's pynetdicom installs Python tools of the same names.
+DCMTK_BIN = "/usr/bin"
+
+
 def dcmtk(*argv, timeout=300):
     """Run a dcmtk tool on the Docker host with Nagle disabled, as a fast PACS would."""
     env = dict(os.environ, TCP_NODELAY="1")
-    return subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout, env=env, check=False)
+    return subprocess.run([os.path.join(DCMTK_BIN, argv[0])] + list(argv[1:]), capture_output=True, text=True, timeout=timeout, env=env, check=False)
 
 
 def filed_instances(host, data_dir, study_uid):
