@@ -89,6 +89,18 @@ def run_playbook(playbook, *args, expect_failure=False):
     return res.stdout + res.stderr, recap[-1]
 
 
+def journal_with(host, unit, *needles, seconds=30):
+    """The unit's journal once every needle is in it, or as it is after `seconds`.
+
+    xinetd logs through syslog, and journald can take a moment to store a line."""
+    deadline = time.monotonic() + seconds
+    while True:
+        log = host.run("journalctl -u %s --no-pager", unit).stdout
+        if all(n in log for n in needles) or time.monotonic() > deadline:
+            return log
+        time.sleep(0.5)
+
+
 def snapshot(host, *paths):
     """A digest of names, sizes, modification times, modes and owners under paths on the gateway."""
     cmd = "find %s -printf '%%p %%s %%T@ %%m %%u %%g\\n' 2>/dev/null | sort | sha256sum" % " ".join(paths)

@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from conftest import SENDER_AET, dcmtk
+from conftest import SENDER_AET, dcmtk, journal_with
 
 
 def test_listener_account_has_no_login_shell(host, gw):
@@ -126,9 +126,10 @@ def test_tree_is_patient_study_series(host, gw, sent_study):
 
 
 def test_associations_are_logged_with_the_client_host(host, gw, sent_study):
-    log = host.run("journalctl -u xinetd --no-pager -n 500").stdout
-    assert "START: %s pid=" % gw["service_name"] in log
-    assert "EXIT: %s" % gw["service_name"] in log
+    started, ended = "START: %s pid=" % gw["service_name"], "EXIT: %s" % gw["service_name"]
+    log = journal_with(host, "xinetd", started, ended)
+    assert started in log
+    assert ended in log
 
 
 def test_filed_files_belong_to_the_listener(host, gw, sent_study):
