@@ -29,6 +29,8 @@ stage "unit tests" run_unit_tests
 stage "ansible-test sanity" run_sanity
 stage "molecule default" molecule test --scenario-name default
 stage "molecule security" molecule test --scenario-name security
+stage "molecule nosystemd" molecule test --scenario-name nosystemd
+stage "molecule rolling" molecule test --scenario-name rolling
 
 echo >&2
 echo "suite wall time: $((SECONDS - start)) s" >&2
