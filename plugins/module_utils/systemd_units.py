@@ -35,7 +35,7 @@ def parse_unit(text):
         if not line or line[0] in '#;':
             continue
         if line.endswith('\\'):
-            pending = line[:-1] + ' '
+            pending = line[:-1].rstrip() + ' '
             continue
         if line.startswith('[') and line.endswith(']'):
             section = sections.setdefault(line[1:-1], {})
