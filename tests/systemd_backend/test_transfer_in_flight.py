@@ -101,3 +101,41 @@ def test_transfer_survives_a_converge_that_changes_the_units(host, gw, tmp_path,
         sender.join(180)
         run_playbook("pacsgate.listener.site", "--tags", "file_install")
     assert host.socket("tcp://0.0.0.0:%d" % gw["port"]).is_listening
+
+
+def test_stopping_an_association_unit_waits_for_its_transfer(host, gw, tmp_path):
+    """A stop of the association's own unit (shutdown, or by hand) lets px-listen finish receiving
+    and filing before anything is killed: ExecStop= waits for it, KillMode=mixed ends the rest."""
+    manifest = dicomstudy.make_study(str(tmp_path), series=1, per_series=INSTANCES)
+    paths = sorted(str(tmp_path / name) for name in os.listdir(str(tmp_path)))
+    result, go_on, stop = {}, threading.Event(), {}
+    sender = threading.Thread(target=send_around,
+                              args=(gw["ip"], gw["port"], gw["aetitle"], paths, go_on, result))
+    sender.start()
+    try:
+        for _wait in range(240):
+            if result.get("halfway") or not sender.is_alive():
+                break
+            time.sleep(0.5)
+        assert result.get("halfway"), result
+        (unit,) = running_associations(host)
+        stopper = threading.Thread(target=lambda: stop.update(rc=host.run("systemctl stop '%s'" % unit).rc))
+        stopper.start()
+        state = None
+        for _wait in range(120):
+            state = host.run("systemctl show '%s' -p ActiveState" % unit).stdout.strip()
+            if state != "ActiveState=active":
+                break
+            time.sleep(0.5)
+        assert state == "ActiveState=deactivating"
+        assert stopper.is_alive()
+        go_on.set()
+        sender.join(180)
+        stopper.join(180)
+        assert stop.get("rc") == 0, stop
+        assert result["associated"] and result["statuses"] == [0] * INSTANCES, result
+        filed = filed_instances(host, gw["data_dir"], manifest["study_uid"])
+        assert len(filed) == INSTANCES
+    finally:
+        go_on.set()
+        sender.join(180)
