@@ -28,6 +28,7 @@ stage "docs in sync" python tests/docs_sync.py
 stage "unit tests" run_unit_tests
 stage "ansible-test sanity" run_sanity
 stage "molecule default" molecule test --scenario-name default
+stage "molecule systemd-backend" molecule test --scenario-name systemd-backend
 stage "molecule security" molecule test --scenario-name security
 stage "molecule nosystemd" molecule test --scenario-name nosystemd
 stage "molecule rolling" molecule test --scenario-name rolling

@@ -33,10 +33,25 @@ attributes:
     support: none
     description: Nothing changes, so there is no diff.
 options:
+  backend:
+    description:
+      - How the listener is started, as the role variable C(dicom_listener_backend).
+      - C(xinetd) reads the xinetd service file; C(systemd) reads the socket unit C(<service_name>.socket)
+        and the templated C(<service_name>@.service) under O(unit_dir) and reports the socket unit's state
+        under RV(socket).
+    type: str
+    choices: [xinetd, systemd]
+    default: xinetd
   service_name:
-    description: Name of the xinetd service of the listener (its file under O(xinetd_dir)).
+    description:
+      - Name of the xinetd service of the listener (its file under O(xinetd_dir)), or with O(backend=systemd)
+        the name of its socket unit without C(.socket).
     type: str
     default: dicomlistener
+  unit_dir:
+    description: Directory of the listener's systemd units (O(backend=systemd)).
+    type: path
+    default: /etc/systemd/system
   xinetd_dir:
     description: Directory xinetd reads service files from.
     type: path
@@ -184,8 +199,60 @@ xinetd:
       description: Whether xinetd starts at boot (systemd, or SysV rc links). Null when it cannot be told.
       type: bool
   sample: {installed: true, running: true, pid: 412, enabled: true}
+socket:
+  description: The listener's socket unit (O(backend=systemd)), as C(systemctl show) reports it.
+  returned: when O(backend=systemd)
+  type: dict
+  contains:
+    unit:
+      description: The unit's name.
+      type: str
+    loaded:
+      description: Whether systemd has loaded the unit.
+      type: bool
+    active:
+      description: Whether the unit is active.
+      type: bool
+    state:
+      description: systemd's ActiveState.
+      type: str
+    sub_state:
+      description: systemd's SubState, C(listening) when it accepts associations.
+      type: str
+    listening:
+      description: Whether the unit is in the C(listening) state.
+      type: bool
+    enabled:
+      description: Whether it starts at boot; null when systemd reports no unit file state.
+      type: bool
+    result:
+      description: Result of the unit's last run (C(trigger-limit-hit) after a connection burst).
+      type: str
+    accepted:
+      description: Associations accepted since the socket started.
+      type: int
+    connections:
+      description: Associations in progress now.
+      type: int
+    refused:
+      description: Connections refused by MaxConnections or MaxConnectionsPerSource.
+      type: int
+    listen:
+      description: What the socket listens on.
+      type: list
+      elements: str
+    error:
+      description: Why systemd could not be asked, or null.
+      type: str
+  sample: {unit: dicomlistener.socket, loaded: true, active: true, state: active, sub_state: listening,
+           listening: true, enabled: true, result: success, accepted: 12, connections: 1, refused: 0,
+           listen: ["0.0.0.0:10402 (Stream)"]}
 service:
-  description: The listener's xinetd service file, parsed; the effective attributes include inherited defaults.
+  description:
+    - The listener's xinetd service file, parsed; the effective attributes include inherited defaults.
+    - With O(backend=systemd), the same keys read from the socket unit (C(port), C(bind), C(only_from) from
+      C(IPAddressAllow=), C(instances), C(per_source)) and the service unit (C(server), C(server_args) from
+      C(ExecStart=), C(user), C(group), C(env)); C(path) is the socket unit's, C(service_path) the service's.
   returned: always
   type: dict
   contains:
@@ -361,6 +428,7 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.pacsgate.listener.plugins.module_utils import gateway
+from ansible_collections.pacsgate.listener.plugins.module_utils import systemd_units
 from ansible_collections.pacsgate.listener.plugins.module_utils import xinetd
 
 XINETD_BINARIES = ('/usr/sbin/xinetd', '/usr/bin/xinetd')
@@ -442,6 +510,20 @@ def service_facts(params):
     return result
 
 
+def socket_facts(module, service_name):
+    """The socket unit's state from systemctl."""
+    systemctl = module.get_bin_path('systemctl')
+    unit = service_name + '.socket'
+    if not systemctl or not os.path.isdir(SYSTEMD_RUN_DIR):
+        state = systemd_units.socket_state({'Id': unit})
+        state['error'] = 'systemd is not the service manager of this host'
+        return state
+    rc, out, err = module.run_command([systemctl, 'show', unit, '-p', ','.join(systemd_units.SHOW_PROPERTIES)])
+    state = systemd_units.socket_state(systemd_units.parse_show(out) if rc == 0 else {'Id': unit})
+    state['error'] = None if rc == 0 else (err.strip() or 'systemctl show exited %d' % rc)
+    return state
+
+
 def px_listen_facts(module, link, proc_root='/proc'):
     """The px-listen link, what it points to, how many run now and its version."""
     facts = {'link': link, 'is_link': False, 'target': None, 'exists': False,
@@ -496,11 +578,14 @@ def summarise(result):
     service = result['service']
     aetitle = result['aetitle'] or '(any)'
     where = 'Send to AE title %s at %s:%s' % (aetitle, result['host_ip'] or '(no address)', service.get('port') or '?')
+    socket = result.get('socket')
     if not service['found']:
         state = 'NO LISTENER: %s' % service['error']
     elif service['disable']:
         state = 'the service is DISABLED in %s' % service['path']
-    elif not result['xinetd']['running']:
+    elif socket is not None and not socket['active']:
+        state = 'the socket %s is NOT ACTIVE (%s, %s)' % (socket['unit'], socket['state'], socket['result'])
+    elif socket is None and not result['xinetd']['running']:
         state = 'xinetd is NOT RUNNING'
     elif not result['listening']:
         state = 'NOTHING LISTENS on port %s' % service.get('port')
@@ -525,7 +610,9 @@ def summarise(result):
 def main():
     module = AnsibleModule(
         argument_spec=dict(
+            backend=dict(type='str', default='xinetd', choices=['xinetd', 'systemd']),
             service_name=dict(type='str', default='dicomlistener'),
+            unit_dir=dict(type='path', default='/etc/systemd/system'),
             xinetd_dir=dict(type='path', default='/etc/xinetd.d'),
             xinetd_conf=dict(type='path', default='/etc/xinetd.conf'),
             aetitle=dict(type='str'),
@@ -553,7 +640,10 @@ def main():
         module.fail_json(msg="service_name '%s' must not contain a dot or a slash" % params['service_name'])
 
     host_ip, reason, host_ips = network_facts(module)
-    service = service_facts(params)
+    if params['backend'] == 'systemd':
+        service = systemd_units.read_listener(params['unit_dir'], params['service_name'])
+    else:
+        service = service_facts(params)
     args = service['server_args'].split()
     wrapper = gateway.option_value(args, '-e', '--executable')
     aetitle = params['aetitle']
@@ -574,6 +664,8 @@ def main():
         px_listen=px_listen_facts(module, service['server']),
     )
     result['listening'] = bool(result['listening_addresses'])
+    if params['backend'] == 'systemd':
+        result['socket'] = socket_facts(module, params['service_name'])
 
     echoscu = module.get_bin_path('echoscu')
     if params['echo']:

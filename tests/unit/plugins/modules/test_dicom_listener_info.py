@@ -259,3 +259,90 @@ def test_service_name_with_a_dot_fails_clearly(gw):
     kind, r = run(gw, service_name='dicom.listener')
     assert kind is FailJson
     assert 'dot' in r['msg']
+
+
+SOCKET_UNIT = """\
+[Unit]
+OnFailure=dicomlistener-resume.service
+
+[Socket]
+ListenStream=0.0.0.0:10402
+Accept=yes
+MaxConnections=64
+MaxConnectionsPerSource=64
+IPAddressAllow=127.0.0.1 10.1.2.3
+IPAddressDeny=any
+"""
+SERVICE_UNIT = """\
+[Service]
+User=dicom
+Group=dicom
+ExecStart=%(link)s -t %(base)s/tmp -l %(base)s/log -d %(base)s/data -e %(base)s/wrapper
+StandardInput=socket
+StandardOutput=socket
+Environment=TCP_NODELAY=1
+"""
+SHOW = ("Id=dicomlistener.socket\nLoadState=loaded\nActiveState=%s\nSubState=%s\nUnitFileState=enabled\n"
+        "Result=%s\nNAccepted=3\nNConnections=0\nNRefused=0\nListen=0.0.0.0:10402 (Stream)\n")
+
+
+@pytest.fixture
+def sd(gw, tmp_path, monkeypatch):
+    """The same gateway with the systemd backend: units instead of the xinetd service, no xinetd."""
+    units = tmp_path / 'units'
+    units.mkdir()
+    (units / 'dicomlistener.socket').write_text(SOCKET_UNIT)
+    (units / 'dicomlistener@.service').write_text(SERVICE_UNIT % {'link': gw['link'], 'base': gw['base']})
+    (tmp_path / 'xinetd').unlink()
+    gw['show'] = (0, SHOW % ('active', 'listening', 'success'), '')
+    original = basic.AnsibleModule.run_command
+
+    def run_command(self, argv, **kwargs):
+        if argv[0].endswith('systemctl') and argv[1] == 'show':
+            gw['calls'].append(list(argv))
+            return gw['show']
+        return original(self, argv, **kwargs)
+    monkeypatch.setattr(basic.AnsibleModule, 'run_command', run_command)
+    monkeypatch.setattr(mod.gateway, 'find_pids', lambda predicate, proc_root='/proc': [])
+    gw['args'] = {'backend': 'systemd', 'unit_dir': str(units)}
+    return gw
+
+
+def test_systemd_backend_reports_the_socket(sd):
+    kind, r = run(sd, echo=True)
+    assert kind is ExitJson and r['changed'] is False
+    assert r['socket']['unit'] == 'dicomlistener.socket'
+    assert (r['socket']['active'], r['socket']['listening'], r['socket']['enabled']) == (True, True, True)
+    assert r['socket']['error'] is None
+    show = [c for c in sd['calls'] if c[1:3] == ['show', 'dicomlistener.socket']]
+    assert len(show) == 1 and 'ActiveState' in show[0][-1]
+    svc = r['service']
+    assert (svc['found'], svc['port'], svc['bind'], svc['user'], svc['server']) == (
+        True, 10402, '0.0.0.0', 'dicom', sd['link'])
+    assert svc['only_from'] == ['127.0.0.1', '10.1.2.3']
+    assert r['xinetd']['installed'] is False and r['xinetd']['running'] is False
+    assert r['aetitle'] == 'CHRISLOCAL'
+    assert r['health']['data_dir'] == sd['base'] + '/data'
+    assert r['summary'] == ('Send to AE title CHRISLOCAL at 192.168.10.20:10402: the listener answers C-ECHO (%d ms)'
+                            % r['echo']['rtt_ms'])
+
+
+def test_systemd_backend_names_a_failed_socket(sd):
+    sd['show'] = (0, SHOW % ('failed', 'failed', 'trigger-limit-hit'), '')
+    _kind, r = run(sd)
+    assert r['socket']['active'] is False
+    assert 'the socket dicomlistener.socket is NOT ACTIVE (failed, trigger-limit-hit)' in r['summary']
+
+
+def test_systemd_backend_without_units(sd):
+    _kind, r = run(sd, service_name='other')
+    assert r['service']['found'] is False
+    assert 'NO LISTENER' in r['summary'] and 'other.socket' in r['summary']
+
+
+def test_systemd_backend_on_a_host_without_systemd(sd, tmp_path):
+    (tmp_path / 'systemd').rmdir()
+    _kind, r = run(sd)
+    assert r['socket']['active'] is False
+    assert r['socket']['error'] == 'systemd is not the service manager of this host'
+    assert not [c for c in sd['calls'] if c[0].endswith('systemctl')]
