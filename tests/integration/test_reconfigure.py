@@ -14,7 +14,10 @@ from pynetdicom import AE
 from pynetdicom.sop_class import CTImageStorage
 
 import dicomstudy
-from conftest import SENDER_AET, dcmtk, filed_instances, run_playbook
+from conftest import FULL_HOST_ONLY, SENDER_AET, dcmtk, filed_instances, run_playbook
+
+# Expensive: on the Debian 12 gateway only.
+testinfra_hosts = FULL_HOST_ONLY
 
 pytestmark = pytest.mark.skipif("MOLECULE_INVENTORY_FILE" not in os.environ, reason="needs Molecule's inventory")
 
