@@ -29,6 +29,7 @@ stage "unit tests" run_unit_tests
 stage "ansible-test sanity" run_sanity
 stage "molecule default" molecule test --scenario-name default
 stage "molecule security" molecule test --scenario-name security
+stage "molecule airgap" molecule test --scenario-name airgap
 
 echo >&2
 echo "suite wall time: $((SECONDS - start)) s" >&2
