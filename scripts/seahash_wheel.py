@@ -1,11 +1,10 @@
-#!/usr/bin/env python3
 """Build the pure-Python seahash wheel the role ships (roles/dicom_listener/files/wheels/).
 
 The wheel is built from roles/dicom_listener/files/seahash/__init__.py, byte for byte the same
 on every run (fixed timestamps and order), so tests/unit/roles/test_seahash.py can check that the
 committed wheel is exactly what this script makes from the committed source.
 
-Usage: scripts/seahash_wheel.py [OUT_DIR]     (default: roles/dicom_listener/files/wheels)
+Usage: python3 scripts/seahash_wheel.py [OUT_DIR]     (default: roles/dicom_listener/files/wheels)
 """
 
 import base64

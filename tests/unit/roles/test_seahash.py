@@ -32,8 +32,8 @@ def inputs():
     rng = random.Random(20261129)
     # Every length around the 8-byte words and 32-byte rounds, then longer buffers.
     for n in list(range(0, 130)) + [255, 256, 257, 1000, 4095, 4096, 65536 + 7]:
-        for _ in range(3):
-            yield bytes(rng.getrandbits(8) for _ in range(n))
+        for _repeat in range(3):
+            yield bytes(rng.getrandbits(8) for _byte in range(n))
     yield b"\xff" * 64
     yield b"\0" * 64
     # What pypx hashes: UTF-8 encoded DICOM UIDs and descriptions.
@@ -52,7 +52,7 @@ def test_hash_is_bit_identical():
 def test_hash_seeded_is_bit_identical():
     rng = random.Random(7)
     for buf in inputs():
-        seeds = [rng.getrandbits(64) for _ in range(4)]
+        seeds = [rng.getrandbits(64) for _lane in range(4)]
         assert pure.hash_seeded(buf, *seeds) == real.hash_seeded(buf, *seeds)
 
 
