@@ -68,10 +68,11 @@ def test_gateway_cannot_reach_pypi(pypi_address):
     res = on(GATEWAY, "python3 -c \"%s\"" % probe.replace('"', '\\"'))
     assert res.stdout.startswith("UNREACHABLE"), res.stdout + res.stderr
     # pip itself, reading no configuration (so not the venv's no-index), asked to fetch from PyPI.
-    res = on(GATEWAY, "PIP_CONFIG_FILE=/dev/null %s/bin/pip download --isolated --no-cache-dir --timeout 5 --retries 0 "
+    res = on(GATEWAY, "PIP_CONFIG_FILE=/dev/null %s/bin/pip download --isolated --no-cache-dir --timeout 5 --retries 1 "
                       "--index-url https://pypi.org/simple/ --dest /tmp/pacsgate-airgap-probe six" % VENV,
              timeout=120)
     assert res.returncode != 0
+    # With a retry, pip's HTTP client logs why the connection failed.
     assert re.search(r"(Failed to establish a new connection|Temporary failure in name resolution|"
                      r"Name or service not known|Network is unreachable)", res.stdout + res.stderr), res.stderr
 
