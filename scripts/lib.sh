@@ -85,12 +85,19 @@ prepare_environment() {
   ensure_venv
   ensure_collection_path
   PACSGATE_IMAGE=$("$repo/scripts/image.sh" "${PACSGATE_SUITE:-bookworm}")
+  # One image per supported Debian release, for the default scenario's three gateways.
+  PACSGATE_IMAGE_BULLSEYE=$("$repo/scripts/image.sh" bullseye)
+  PACSGATE_IMAGE_BOOKWORM=$("$repo/scripts/image.sh" bookworm)
+  PACSGATE_IMAGE_TRIXIE=$("$repo/scripts/image.sh" trixie)
   PACSGATE_PIP_CA_BUNDLE=$(host_ca_bundle)
   PACSGATE_PIP_CACHE="$shared_cache/pip-gateway"
   mkdir -p "$PACSGATE_PIP_CACHE"
+  # Where the airgap scenario builds (once per recipe) the wheelhouse of its gateway's release.
+  PACSGATE_WHEELHOUSE="$shared_cache/wheelhouse-${PACSGATE_SUITE:-bookworm}.tar"
   # The address the gateway containers see the Docker host at: the test PACS sends from there.
   PACSGATE_DOCKER_HOST_IP=$(docker network inspect bridge -f '{{(index .IPAM.Config 0).Gateway}}')
-  export PACSGATE_IMAGE PACSGATE_PIP_CA_BUNDLE PACSGATE_PIP_CACHE PACSGATE_DOCKER_HOST_IP
+  export PACSGATE_IMAGE PACSGATE_IMAGE_BULLSEYE PACSGATE_IMAGE_BOOKWORM PACSGATE_IMAGE_TRIXIE
+  export PACSGATE_PIP_CA_BUNDLE PACSGATE_PIP_CACHE PACSGATE_DOCKER_HOST_IP PACSGATE_WHEELHOUSE
   export ANSIBLE_FORCE_COLOR=0 PY_COLORS=0
 }
 

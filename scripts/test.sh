@@ -32,6 +32,7 @@ stage "molecule systemd-backend" molecule test --scenario-name systemd-backend
 stage "molecule security" molecule test --scenario-name security
 stage "molecule nosystemd" molecule test --scenario-name nosystemd
 stage "molecule rolling" molecule test --scenario-name rolling
+stage "molecule airgap" molecule test --scenario-name airgap
 
 echo >&2
 echo "suite wall time: $((SECONDS - start)) s" >&2

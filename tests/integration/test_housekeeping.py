@@ -1,5 +1,10 @@
 """The housekeeping timer removes filed association copies from the tmp dir and nothing else."""
 
+from conftest import FULL_HOST_ONLY
+
+# Expensive: on the Debian 12 gateway only.
+testinfra_hosts = FULL_HOST_ONLY
+
 
 def unit(gw):
     return "pacsgate-housekeeping-%s" % gw["service_name"]

@@ -88,7 +88,7 @@ def test_role_writes_host_ip_for_pfdcm(host, gw):
 
 @pytest.mark.skipif("MOLECULE_INVENTORY_FILE" not in os.environ, reason="needs Molecule's inventory")
 def test_status_playbook_prints_a_block_per_gateway(gw):
-    out, recap = run_playbook("pacsgate.listener.status")
+    out, recap = run_playbook("pacsgate.listener.status", limit=gw["name"])
     assert "changed=0" in recap and "failed=0" in recap
     assert "Send to AE title %s at %s:%d: the listener answers C-ECHO" % (gw["aetitle"], gw["ip"], gw["port"]) in out
     assert "xinetd: running, pid" in out

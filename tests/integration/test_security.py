@@ -6,7 +6,10 @@ import time
 
 import pytest
 
-from conftest import journal_with, run_playbook, snapshot
+from conftest import FULL_HOST_ONLY, journal_with, run_playbook, snapshot
+
+# Expensive: on the Debian 12 gateway only.
+testinfra_hosts = FULL_HOST_ONLY
 
 needs_molecule = pytest.mark.skipif("MOLECULE_INVENTORY_FILE" not in os.environ, reason="needs Molecule's inventory")
 

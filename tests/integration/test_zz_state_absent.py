@@ -5,7 +5,10 @@ import os
 
 import pytest
 
-from conftest import run_playbook
+from conftest import FULL_HOST_ONLY, run_playbook
+
+# Expensive: on the Debian 12 gateway only.
+testinfra_hosts = FULL_HOST_ONLY
 
 pytestmark = pytest.mark.skipif("MOLECULE_INVENTORY_FILE" not in os.environ, reason="needs Molecule's inventory")
 

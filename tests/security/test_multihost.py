@@ -71,7 +71,7 @@ def test_intruder_is_refused_and_logged():
     assert res.returncode != 0
     refused = "FAIL: dicomlistener address from=%s" % INTRUDER_IP
     for _attempt in range(60):
-        log = on(GATEWAY, "journalctl -u xinetd --no-pager").stdout
+        log = on(GATEWAY, "journalctl -t xinetd --no-pager").stdout
         if refused in log:
             break
         on(GATEWAY, "sleep 0.5")
