@@ -9,7 +9,7 @@ storescu (TCP_NODELAY=1), studies generated with pydicom (fresh UIDs, tests/inte
       it, as installed (pydicom 3) and with a documented read_file shim.
 Every figure is counted: files on disk (or Orthanc's own instance count), never assumed from the
 sender's exit status. Writes docs/bench/REPORT.md, results.json, bench.png and the README block.
-Containers are named pacsgate-perf-* and removed at the end (and at the start, if left over).
+Containers are named pacsgate-perf-bench-* and removed at the end (and at the start, if left over).
 """
 
 import argparse
@@ -32,7 +32,7 @@ REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
 import dicomstudy  # noqa: E402
 
-PREFIX = "pacsgate-perf-"
+PREFIX = "pacsgate-perf-bench-"
 GW = PREFIX + "gw"
 ORTHANC = PREFIX + "orthanc"
 SENDER_AET = "BENCH"
@@ -390,7 +390,13 @@ def main():
         log("burst: 100 single-instance associations at once against (b)")
         t0 = time.time()
         s_burst = new_study(work, "burst", 100, series=1)
+        since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(time.time() - 1))
         br = burst(gw_ip, PORT_B, GW_AET, s_burst)
+        # Why associations were refused: xinetd logs FAIL lines (service_limit: instances reached).
+        fails = dexec(GW, "journalctl -u xinetd --no-pager --since '%s' | grep -o 'FAIL: [^ ]* [^ ]*' | sort | uniq -c"
+                      % since, check=False).stdout.split("\n")
+        br["xinetd_fail_lines"] = [f.strip() for f in fails if f.strip()]
+        br["xinetd_instances"] = dexec(GW, "sed -n 's/^ *instances *= *//p' /etc/xinetd.d/dicomlistener").stdout.strip()
         w = watcher(GW, "gateway", "/home/dicom/data", s_burst["study_uid"], br["accepted"],
                     1 if br["accepted"] else 0, timeout=300)
         br["filed"] = watched(w)["count"]

@@ -93,7 +93,14 @@ def throughput_table(results):
             counted += "; %d left in tmp, %d error lines" % (r.get("left_in_tmp", 0), r.get("error_lines", 0))
         if r["storescu_rc"] != 0:
             counted += "; storescu rc %d" % r["storescu_rc"]
-        filed = "(stored on arrival)" if r["receiver"] in ("a", "c") else fmt(r["filed_after_release_s"])
+        if r["receiver"] in ("a", "c"):
+            filed = "(stored on arrival)"
+        elif r["complete"]:
+            filed = fmt(r["filed_after_release_s"])
+        elif r["receiver"].startswith("d"):
+            filed = "never (px-repack done after %s s)" % fmt(r["filed_after_release_s"])
+        else:
+            filed = "never (gave up after %s s)" % fmt(r["filed_after_release_s"])
         lines.append("| %s | %d | %s | %s | %s | %s | %s |" % (
             NAMES.get(r["receiver"], r["receiver"]), r["instances"], fmt(r["transfer_s"]), fmt(r["instances_per_s"], 1),
             fmt(r["rate_ratio_to_a"]), filed, counted))
@@ -131,7 +138,12 @@ def body(results, chart):
                 "%.1f s until the last sender exited, %d filed (load: %s).%s" % (
                     br["associations"], br["accepted"], br["refused"], br["wall_s"], br["filed"], load_line(br.get("load")),
                     (" Sender errors: %s." % "; ".join(br["errors"])) if br["errors"] else "")]
+        if br.get("xinetd_fail_lines"):
+            out[-1] += " xinetd (instances = %s) logged: %s." % (br.get("xinetd_instances"), "; ".join(br["xinetd_fail_lines"]))
     an = sec.get("ansible")
+    if an and an["second_converge"].get("slowest_tasks"):
+        out += ["", "Slowest tasks of the second converge: " + "; ".join(
+            "%s %.1f s" % (t["task"], t["s"]) for t in an["second_converge"]["slowest_tasks"]) + "."]
     if an:
         out += ["", "**Ansible** (site playbook, docker connection): first converge of a fresh gateway %.1f s, second "
                 "converge %.1f s (changed=%d)." % (an["first_converge"]["wall_s"], an["second_converge"]["wall_s"],
@@ -153,9 +165,12 @@ def chart(results, path):
     rows = results["sections"].get("throughput", {}).get("rows", [])
     fig, axes = plt.subplots(1, 3, figsize=(13, 4))
     labels = [r["receiver"] for r in rows]
-    axes[0].bar(labels, [r["instances_per_s"] for r in rows], color="#4477aa")
+    axes[0].bar(labels, [r["instances_per_s"] or 0 for r in rows], color="#4477aa")
     axes[0].set_title("transfer, instances/s (one association)")
-    axes[1].bar(labels, [r["filed_after_release_s"] for r in rows], color="#cc6677")
+    axes[1].bar(labels, [r["filed_after_release_s"] if r["complete"] else 0 for r in rows], color="#cc6677")
+    for i, r in enumerate(rows):
+        if not r["complete"] and r["receiver"] not in ("a", "c"):
+            axes[1].text(i, 0.1, "%d of %d\nfiled" % (r["counted"], r["instances"]), ha="center", fontsize=8)
     axes[1].axhline(2.0, color="black", linestyle="--", linewidth=1)
     axes[1].set_title("release -> last instance filed, s")
     axes[1].set_yscale("symlog", linthresh=1)
@@ -164,7 +179,9 @@ def chart(results, path):
         axes[2].bar(["a", "b"], [pa["a"]["median_s"] or 0, pa["b"]["median_s"] or 0], color="#228833")
         axes[2].axhline(0.4, color="black", linestyle="--", linewidth=1)
     axes[2].set_title("per-association cost, median s")
-    fig.suptitle("pacsgate.listener benchmark, %s (%s)" % (results["started"], machine_line(results)[:60]), fontsize=9)
+    m = results["machine"]
+    fig.suptitle("pacsgate.listener benchmark, %s (%s, %d cores, 1-min load mean %s)" % (
+        results["started"], m["cpu"], m["cores"], fmt((results.get("load") or {}).get("mean"))), fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)

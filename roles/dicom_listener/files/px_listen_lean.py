@@ -58,6 +58,7 @@ def deferred_debugger(name):
     """A stand-in for pudb or pudb.remote whose set_trace loads the real debugger first."""
     module = types.ModuleType(name)
     module.__doc__ = "pacsgate.listener stand-in: the real %s is imported on first use" % name
+    # No __getattr__ here: inspect.getmodule() finds no __file__ and passes it by.
 
     def set_trace(*args, **kwargs):
         for stub in ("pudb.remote", "pudb"):
@@ -81,6 +82,10 @@ def deferred_module(name, wrap=None):
     state = {}
 
     def __getattr__(attr):
+        # Module metadata is not a use: inspect.getmodule(), which pfmisc's debug logger calls
+        # through inspect.stack() for every message, asks every module for __file__.
+        if attr.startswith("__") and attr.endswith("__"):
+            raise AttributeError(attr)
         if "module" not in state:
             if sys.modules.get(name) is stub:
                 del sys.modules[name]

@@ -43,7 +43,9 @@ FILES = {
                 }))
     ''',
     'pfmisc/_colors.py': 'class Colors:\n    CYAN = YELLOW = NO_COLOUR = LIGHT_GREEN = PURPLE = ""\n',
-    'pfmisc/debug.py': 'import pudb\n\nclass debug:\n    def __init__(self, **kwargs):\n        self.kwargs = kwargs\n',
+    # Like pfmisc's logger, which calls inspect.stack() (and so inspect.getmodule()) per message.
+    'pfmisc/debug.py': 'import inspect\nimport pudb\n\nclass debug:\n    def __init__(self, **kwargs):\n'
+                       '        self.caller = inspect.stack()[1][3]\n',
     'pudb/__init__.py': 'def set_trace(*a, **k):\n    return "real pudb"\n',
     'pudb/remote.py': 'def set_trace(*a, **k):\n    return "real pudb.remote"\n',
     'pydicom/__init__.py': 'REAL = True\n\ndef dcmread(fp, *args, **kwargs):\n    return {"fp": fp, "kwargs": kwargs}\n',
