@@ -26,8 +26,9 @@ data; pypx.listen then copies the received file as it always does, so what is fi
 This one changes how pypx's code runs, which is why it is a separate, documented option.
 
 No pypx file is changed; what px-listen does with its arguments, directories and files is its own
-code. ``--check-imports`` prints which of the avoided modules a dry import of the set-up loaded
-(the tests use it). Usage:
+code. ``--check-imports`` does what px-listen does before it starts storescp (its imports and
+``Listen()`` in a scratch directory) and prints which of the avoided modules that loaded (the
+tests use it). Usage:
 
     px_listen_lean.py [--headers-only] [--check-imports | PX-LISTEN ARGS]
 """
@@ -37,6 +38,7 @@ import importlib.util
 import os
 import runpy
 import sys
+import tempfile
 import types
 
 # Modules the launcher keeps px-listen from importing before storescp runs.
@@ -162,17 +164,30 @@ def px_listen_script():
     return os.path.join(sys.prefix, "bin", "px-listen")
 
 
+def check_imports(headers_only):
+    """Do what px-listen does before it starts storescp, then list the avoided modules loaded.
+
+    That is px-listen's imports and pypx.listen.Listen(...), whose logger (pfmisc.debug) walks
+    the stack and asks every loaded module for its file; it runs here in a scratch directory."""
+    prepare(headers_only)
+    importlib.import_module("terminaltables")
+    importlib.import_module("rpudb")
+    with tempfile.TemporaryDirectory() as scratch:
+        args = dict(("%s_directory" % d, os.path.join(scratch, d)) for d in ("tmp", "log", "data"))
+        args["executable"] = "/bin/false"
+        sys.modules["pypx.listen"].Listen(args)
+    found = loaded_avoided()
+    print("avoided modules loaded: %s" % (" ".join(found) or "none"))
+    return 1 if found else 0
+
+
 def main(argv):
     args = list(argv[1:])
     headers_only = "--headers-only" in args[:2]
     if headers_only:
         args.remove("--headers-only")
     if args[:1] == ["--check-imports"]:
-        prepare(headers_only)
-        importlib.import_module("terminaltables")
-        importlib.import_module("rpudb")
-        print("avoided modules loaded: %s" % (" ".join(loaded_avoided()) or "none"))
-        return 0 if not loaded_avoided() else 1
+        return check_imports(headers_only)
     prepare(headers_only)
     script = px_listen_script()
     sys.argv = [script] + args
