@@ -80,7 +80,7 @@ def small_study(host, gw, tmp_path_factory):
     res = dcmtk("storescu", "-aet", SENDER_AET, "-aec", gw["aetitle"], "+sd", gw["ip"], str(gw["port"]), str(out))
     assert res.returncode == 0, res.stderr
     filed = {}
-    for _ in range(60):
+    for _attempt in range(60):
         filed = filed_instances(host, gw["data_dir"], manifest["study_uid"])
         if len(filed) >= 10:
             break

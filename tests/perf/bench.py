@@ -13,7 +13,6 @@ Containers are named pacsgate-perf-bench-* and removed at the end (and at the st
 """
 
 import argparse
-import concurrent.futures
 import datetime
 import json
 import os
@@ -87,7 +86,7 @@ def start_gateway(name):
     run(["docker", "run", "-d", "--name", name, "--hostname", name] + DOCKER_SYSTEMD
         + ["-v", "%s:/root/.cache/pip:rw" % os.environ["PACSGATE_PIP_CACHE"], os.environ["PACSGATE_IMAGE"],
            "/lib/systemd/systemd"])
-    for _ in range(60):
+    for _attempt in range(60):
         state = dexec(name, "systemctl is-system-running 2>/dev/null || true", check=False).stdout.strip()
         if state in ("running", "degraded"):
             return
@@ -265,7 +264,7 @@ def setup_orthanc(name):
 
 
 def wait_echo(ip, port, aec, seconds=60):
-    for _ in range(seconds * 2):
+    for _attempt in range(seconds * 2):
         if run(["/usr/bin/echoscu", "-aec", aec, ip, str(port)], check=False).returncode == 0:
             return True
         time.sleep(0.5)
@@ -293,7 +292,7 @@ def burst(ip, port, aec, study):
     errors = []
     rcs = []
     for proc in procs:
-        _, err = proc.communicate(timeout=600)
+        err = proc.communicate(timeout=600)[1]
         rcs.append(proc.returncode)
         if proc.returncode != 0:
             errors.append(err.strip().splitlines()[-1] if err.strip() else "rc %d" % proc.returncode)

@@ -80,8 +80,8 @@ def load_line(load):
 
 def machine_line(results):
     m = results["machine"]
-    return "%s, %d cores, %s GiB RAM, kernel %s, Docker %s" % (m["cpu"], m["cores"], m["ram_gib"], m["kernel"],
-                                                              m.get("docker", "?"))
+    return "%s, %d cores, %s GiB RAM, kernel %s, Docker %s" % (
+        m["cpu"], m["cores"], m["ram_gib"], m["kernel"], m.get("docker", "?"))
 
 
 def throughput_table(results):
@@ -126,12 +126,12 @@ def body(results, chart):
         out += ["", "**Per-association cost**: 20 sequential single-instance associations (storescu wall time; "
                 "load: %s)." % load_line(pa.get("load")), "",
                 "| receiver | succeeded | median s | min s | max s | filed |", "|---|---|---|---|---|---|",
-                "| %s | %d of %d | %s | %s | %s | (stored) |" % (NAMES["a"], pa["a"]["succeeded"], pa["a"]["associations"],
-                                                              fmt(pa["a"]["median_s"], 3), fmt(pa["a"]["min_s"], 3),
-                                                              fmt(pa["a"]["max_s"], 3)),
-                "| %s | %d of %d | %s | %s | %s | %d |" % (NAMES["b"], pa["b"]["succeeded"], pa["b"]["associations"],
-                                                         fmt(pa["b"]["median_s"], 3), fmt(pa["b"]["min_s"], 3),
-                                                         fmt(pa["b"]["max_s"], 3), pa["b"].get("filed", 0))]
+                "| %s | %d of %d | %s | %s | %s | (stored) |" % (
+                    NAMES["a"], pa["a"]["succeeded"], pa["a"]["associations"], fmt(pa["a"]["median_s"], 3),
+                    fmt(pa["a"]["min_s"], 3), fmt(pa["a"]["max_s"], 3)),
+                "| %s | %d of %d | %s | %s | %s | %d |" % (
+                    NAMES["b"], pa["b"]["succeeded"], pa["b"]["associations"], fmt(pa["b"]["median_s"], 3),
+                    fmt(pa["b"]["min_s"], 3), fmt(pa["b"]["max_s"], 3), pa["b"].get("filed", 0))]
     br = sec.get("burst")
     if br:
         out += ["", "**Burst** against (b): %d single-instance associations started at once: %d accepted, %d refused, "

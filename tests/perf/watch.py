@@ -8,7 +8,7 @@ the time the sender saw the association released.
   watch.py gateway DATA STUDY N S    *.dcm files of STUDY under DATA and S series.info files
   watch.py orthanc URL N             CountInstances of Orthanc's /statistics
 Options: --timeout S (default 600), --idle NAME (also stop once no process has run program NAME
-for 3 s), --interval S (default 0.05).
+for 3 s), --interval S (default 0.1).
 """
 
 import argparse
@@ -27,8 +27,14 @@ def count_files(root):
 
 
 def count_filed(data, study, series):
+    """*.dcm files and series.info files of STUDY in DATA/<patient>/<study>/<series>/; walks only
+    the study's own directories, so that watching costs the receiver little CPU."""
     dcm = infos = 0
-    for dirpath, _dirs, files in os.walk(data):
+    data = data.rstrip("/")
+    for dirpath, dirs, files in os.walk(data):
+        depth = dirpath[len(data):].count("/")
+        if depth == 1:
+            dirs[:] = [d for d in dirs if study in d]
         if study not in dirpath:
             continue
         dcm += sum(1 for f in files if f.endswith(".dcm"))
@@ -66,7 +72,7 @@ def main():
     parser.add_argument("args", nargs="+")
     parser.add_argument("--timeout", type=float, default=600)
     parser.add_argument("--idle")
-    parser.add_argument("--interval", type=float, default=0.05)
+    parser.add_argument("--interval", type=float, default=0.1)
     opts = parser.parse_args()
     deadline = time.time() + opts.timeout
     idle_since = None

@@ -94,7 +94,7 @@ def fake_venv(tmp_path_factory):
 
 
 def launch(fake_venv, *args):
-    root, _ = fake_venv
+    root = fake_venv[0]
     return subprocess.run([os.path.join(str(root), 'bin', 'python'), '-I', LAUNCHER] + list(args),
                           capture_output=True, text=True, cwd='/', timeout=60, check=False)
 
@@ -130,7 +130,7 @@ def test_version_is_px_listens(fake_venv):
 
 def test_plain_px_listen_would_run_the_package_init(fake_venv):
     # The stand-ins are strict: px-listen itself fails on them, so the tests above can fail.
-    root, _ = fake_venv
+    root = fake_venv[0]
     res = subprocess.run([os.path.join(str(root), 'bin', 'python'), '-I', os.path.join(str(root), 'bin', 'px-listen')],
                          capture_output=True, text=True, cwd='/', timeout=60, check=False)
     assert res.returncode != 0 and 'pfmisc/__init__.py ran' in res.stderr
@@ -142,7 +142,7 @@ def test_check_imports(fake_venv):
 
 
 def test_check_imports_reports_an_avoided_module(fake_venv):
-    _, site = fake_venv
+    site = fake_venv[1]
     colors = os.path.join(site, 'pfmisc', '_colors.py')
     with open(colors) as handle:
         original = handle.read()
