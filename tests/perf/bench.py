@@ -350,6 +350,8 @@ def main():
         log("throughput: %d instances in one association per receiver" % opts.instances)
         t0 = time.time()
         rows = []
+        # Filled in as rows are measured, so that an interrupted run keeps what it measured.
+        results["sections"]["throughput"] = {"rows": rows}
         s = new_study(work, "a", opts.instances)
         rows.append(throughput("a", gw_ip, PORT_A, "BARE", s,
                                lambda: watcher(GW, "files", "/bench/a", s["n"], timeout=300)))
@@ -373,7 +375,7 @@ def main():
         for row in rows:
             row["rate_ratio_to_a"] = (round(row["instances_per_s"] / a["instances_per_s"], 3)
                                       if row["instances_per_s"] and a["instances_per_s"] else None)
-        results["sections"]["throughput"] = {"rows": rows, "load": sampler.summary(t0, time.time())}
+        results["sections"]["throughput"]["load"] = sampler.summary(t0, time.time())
 
         log("per-association cost: 20 sequential single-instance associations, (a) and (b)")
         t0 = time.time()
