@@ -366,8 +366,7 @@ def main():
             s_d = new_study(work, label.replace("+", "_"), opts.pypx_instances)
             rows.append(throughput(label, gw_ip, port, "PYPX", s_d, None,
                                    idle_watch=lambda s_d=s_d, root=root: watcher(
-                                       GW, "gateway", root + "/data", s_d["study_uid"], s_d["n"], 0,
-                                       timeout=1800, idle="px-repack")))
+                                       GW, "dcm", root + "/data", s_d["n"], timeout=1800, idle="px-repack")))
             rows[-1]["left_in_tmp"] = int(dexec(GW, "find %s/tmp -type f | wc -l" % root).stdout.strip())
             rows[-1]["error_lines"] = int(dexec(GW, "cat %s/log/* 2>/dev/null | grep -ci 'error\\|traceback' || true"
                                                 % root).stdout.strip() or 0)

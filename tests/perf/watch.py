@@ -5,6 +5,7 @@ ended>, "complete": bool}. The container shares the host's clock, so done_at is 
 the time the sender saw the association released.
 
   watch.py files DIR N               regular files under DIR (bare storescp)
+  watch.py dcm DIR N                 *.dcm files under DIR (px-repack's own layout)
   watch.py gateway DATA STUDY N S    *.dcm files of STUDY under DATA and S series.info files
   watch.py orthanc URL N             CountInstances of Orthanc's /statistics
 Options: --timeout S (default 600), --idle NAME (also stop once no process has run program NAME
@@ -19,10 +20,10 @@ import time
 import urllib.request
 
 
-def count_files(root):
+def count_files(root, suffix=""):
     n = 0
     for _dirpath, _dirs, files in os.walk(root):
-        n += len(files)
+        n += sum(1 for f in files if f.endswith(suffix))
     return n
 
 
@@ -68,7 +69,7 @@ def running(name):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("mode", choices=["files", "gateway", "orthanc"])
+    parser.add_argument("mode", choices=["files", "dcm", "gateway", "orthanc"])
     parser.add_argument("args", nargs="+")
     parser.add_argument("--timeout", type=float, default=600)
     parser.add_argument("--idle")
@@ -77,8 +78,8 @@ def main():
     deadline = time.time() + opts.timeout
     idle_since = None
     while True:
-        if opts.mode == "files":
-            count, done = count_files(opts.args[0]), False
+        if opts.mode in ("files", "dcm"):
+            count = count_files(opts.args[0], ".dcm" if opts.mode == "dcm" else "")
             done = count >= int(opts.args[1])
         elif opts.mode == "gateway":
             count, infos = count_filed(opts.args[0], opts.args[1], int(opts.args[3]))
