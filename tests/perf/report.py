@@ -124,6 +124,8 @@ def throughput_table(results):
             counted += "; %d left in tmp, %d error lines" % (r.get("left_in_tmp", 0), r.get("error_lines", 0))
         if r["storescu_rc"] != 0:
             counted += "; storescu rc %d" % r["storescu_rc"]
+        if r.get("note"):
+            counted += " (%s)" % r["note"]
         if r["receiver"] in ("a", "c"):
             filed = "(stored on arrival)"
         elif r["complete"]:
