@@ -157,6 +157,8 @@ def body(results, chart):
                 "figure that needs CPU time (each process got about %.0f%% of a core), so these figures are upper "
                 "bounds; run `make bench` on a quiet machine for the product's own figures." % (
                     fmt(load["mean"]), cores, min(100.0, 100.0 * cores / load["mean"]))]
+    for note in results.get("notes", []):
+        out += ["", "Note: %s." % note]
     out += ["", "![benchmark chart](%s)" % chart, "",
             "**Throughput**: one association, storescu with TCP_NODELAY=1 from the Docker host "
             "(load: %s)." % load_line(sec.get("throughput", {}).get("load")), ""]
