@@ -141,11 +141,33 @@ def is_xinetd(argv):
     return os.path.basename(argv[0]) == 'xinetd'
 
 
-def runs_script(name):
-    """Predicate for a script run directly or through an interpreter (python3 /path/px-listen ...)."""
+def runs_script(name, depth=2):
+    """Predicate for a script run directly or through an interpreter (python3 /path/px-listen ...,
+    or with depth 3 and one interpreter option: python -I /path/px_listen_lean.py ...)."""
     def predicate(argv):
-        return any(os.path.basename(arg) == name for arg in argv[:2])
+        return any(os.path.basename(arg) == name for arg in argv[:depth])
     return predicate
+
+
+LEAN_LAUNCHER = 'px_listen_lean.py'
+
+
+def px_listen_program(server):
+    """(px-listen program, lean launcher or None) for an xinetd service's server.
+
+    The lean launcher runs the px-listen of the virtualenv whose Python its first line names
+    (#!/opt/pypx/bin/python -I); that is <venv>/bin/px-listen. An unreadable launcher or first
+    line gives (None, launcher)."""
+    if not server or os.path.basename(server) != LEAN_LAUNCHER:
+        return server, None
+    try:
+        with open(server) as handle:
+            first = handle.readline()
+    except (IOError, OSError):
+        return None, server
+    if not first.startswith('#!') or not first[2:].split():
+        return None, server
+    return os.path.join(os.path.dirname(first[2:].split()[0]), 'px-listen'), server
 
 
 def aetitle_from_wrapper(text):

@@ -320,7 +320,14 @@ px_listen:
   type: dict
   contains:
     link:
-      description: The path xinetd starts.
+      description: >-
+        The px-listen xinetd starts, or with the lean launcher the virtualenv's px-listen the launcher
+        runs.
+      type: str
+    launcher:
+      description: >-
+        The lean launcher xinetd starts px-listen through (C(.../px_listen_lean.py), whose first line
+        names the virtualenv's Python), or null when xinetd starts px-listen itself.
       type: str
     is_link:
       description: Whether it is a symbolic link.
@@ -338,7 +345,7 @@ px_listen:
       description: What C(px-listen --version) reports, or null.
       type: str
   sample: {link: /usr/local/bin/px-listen, is_link: true, target: /opt/pypx/bin/px-listen, exists: true,
-           running: 0, version: 1.2.0}
+           launcher: null, running: 0, version: 1.2.0}
 echo:
   description: The C-ECHO against the listener.
   returned: when O(echo=true)
@@ -524,10 +531,15 @@ def socket_facts(module, service_name):
     return state
 
 
-def px_listen_facts(module, link, proc_root='/proc'):
-    """The px-listen link, what it points to, how many run now and its version."""
-    facts = {'link': link, 'is_link': False, 'target': None, 'exists': False,
-             'running': len(gateway.find_pids(gateway.runs_script('px-listen'), proc_root)), 'version': None}
+def px_listen_facts(module, server, proc_root='/proc'):
+    """The px-listen the service starts (directly or through the lean launcher), what it points
+    to, how many run now and its version."""
+    link, launcher = gateway.px_listen_program(server)
+    running = gateway.find_pids(gateway.runs_script('px-listen'), proc_root)
+    if launcher:
+        running += gateway.find_pids(gateway.runs_script(os.path.basename(launcher), depth=3), proc_root)
+    facts = {'link': link, 'is_link': False, 'target': None, 'exists': False, 'launcher': launcher,
+             'running': len(running), 'version': None}
     if not link:
         return facts
     facts['is_link'] = os.path.islink(link)

@@ -61,7 +61,9 @@ def test_service_file(host, gw):
     assert "service %s" % gw["service_name"] in text
     assert settings["port"] == str(gw["port"])
     assert settings["user"] == gw["user"]
-    assert settings["server"] == gw["px_listen_link"]
+    # The lean launcher (dicom_listener_lean_launcher, on by default) runs px-listen; see
+    # test_lean_launcher.py.
+    assert settings["server"] == "/usr/local/libexec/pacsgate/px_listen_lean.py"
     assert settings["wait"] == "no" and settings["socket_type"] == "stream"
     assert settings["env"] == "TCP_NODELAY=1"
     assert settings["log_type"] == "SYSLOG daemon info"

@@ -32,8 +32,9 @@ def test_listener_state(host, gw):
     assert result["listening"] is True
     assert result["aetitle"] == gw["aetitle"]
     px = result["px_listen"]
-    assert px["link"] == gw["px_listen_link"] and px["is_link"]
-    assert px["target"] == os.path.join(gw["venv_dir"], "bin", "px-listen")
+    # xinetd starts the venv's px-listen through the lean launcher (the default).
+    assert px["launcher"] == "/usr/local/libexec/pacsgate/px_listen_lean.py"
+    assert px["link"] == px["target"] == os.path.join(gw["venv_dir"], "bin", "px-listen")
     assert px["version"] == "1.2.0"
 
 
@@ -92,7 +93,7 @@ def test_status_playbook_prints_a_block_per_gateway(gw):
     assert "changed=0" in recap and "failed=0" in recap
     assert "Send to AE title %s at %s:%d: the listener answers C-ECHO" % (gw["aetitle"], gw["ip"], gw["port"]) in out
     assert "xinetd: running, pid" in out
-    assert "px-listen: %s -> " % gw["px_listen_link"] in out
+    assert "px-listen: %s -> " % os.path.join(gw["venv_dir"], "bin", "px-listen") in out
     assert "0 stranded association(s)" in out
     # The scenario's PACS entry points at the Docker host, where no PACS listens.
     assert "PACS test-sender (AE title PACSGATE-TEST at" in out and "C-ECHO FAILED" in out

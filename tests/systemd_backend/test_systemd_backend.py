@@ -9,6 +9,7 @@ from integration_conftest import SENDER_AET, dcmtk
 
 SOCKET = "/etc/systemd/system/dicomlistener.socket"
 SERVICE = "/etc/systemd/system/dicomlistener@.service"
+LAUNCHER = "/usr/local/libexec/pacsgate/px_listen_lean.py"
 
 
 def info(host, args=""):
@@ -41,8 +42,9 @@ def test_socket_unit(host, gw):
 
 def test_service_unit_runs_the_listener_command_as_the_listener_user(host, gw):
     lines = host.file(SERVICE).content_string.splitlines()
-    exec_start = "ExecStart=%s -t %s -l %s -d %s -e /usr/local/libexec/pacsgate/%s-storescp" % (
-        gw["px_listen_link"], gw["tmp_dir"], gw["log_dir"], gw["data_dir"], gw["service_name"])
+    # The same command as the xinetd service's: px-listen through the lean launcher (the default).
+    exec_start = "ExecStart=%s --headers-only -t %s -l %s -d %s -e /usr/local/libexec/pacsgate/%s-storescp" % (
+        LAUNCHER, gw["tmp_dir"], gw["log_dir"], gw["data_dir"], gw["service_name"])
     for expected in ("User=%s" % gw["user"], "Group=%s" % gw["group"], exec_start, "StandardInput=socket",
                      "StandardOutput=socket", "Environment=TCP_NODELAY=1", "KillMode=mixed"):
         assert expected in lines
@@ -85,7 +87,8 @@ def test_info_reports_the_socket(host, gw):
     service = result["service"]
     assert (service["found"], service["port"], service["bind"], service["user"]) == (True, gw["port"], "0.0.0.0",
                                                                                      gw["user"])
-    assert service["server"] == gw["px_listen_link"]
+    assert service["server"] == LAUNCHER
+    assert result["px_listen"]["launcher"] == LAUNCHER
     assert service["only_from"] == ["127.0.0.1", os.environ["PACSGATE_DOCKER_HOST_IP"]]
     assert service["env"] == {"TCP_NODELAY": "1"}
     assert result["xinetd"]["installed"] is False

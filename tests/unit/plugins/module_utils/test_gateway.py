@@ -227,3 +227,28 @@ def test_health_reports_missing_dirs_instead_of_failing(tmp_path):
     h = gateway.health(str(tmp_path / 'no-tmp'), str(tmp_path / 'no-log'), str(tmp_path / 'no-data'), 300)
     assert len(h['problems']) == 3
     assert h['disk']['free_bytes'] is not None
+
+
+@pytest.mark.parametrize("first_line, expected", [
+    ("#!/opt/pypx/bin/python -I\n", "/opt/pypx/bin/px-listen"),
+    ("#!/srv/venv/bin/python3\n", "/srv/venv/bin/px-listen"),
+    ("# no interpreter line\n", None),
+    ("#!\n", None),
+])
+def test_px_listen_program_behind_the_launcher(tmp_path, first_line, expected):
+    launcher = tmp_path / "px_listen_lean.py"
+    launcher.write_text(first_line + "import sys\n")
+    assert gateway.px_listen_program(str(launcher)) == (expected, str(launcher))
+
+
+def test_px_listen_program_direct_and_missing_launcher(tmp_path):
+    assert gateway.px_listen_program("/usr/local/bin/px-listen") == ("/usr/local/bin/px-listen", None)
+    assert gateway.px_listen_program(None) == (None, None)
+    missing = str(tmp_path / "px_listen_lean.py")
+    assert gateway.px_listen_program(missing) == (None, missing)
+
+
+def test_runs_script_sees_the_launcher_behind_an_interpreter_option():
+    argv = ["/opt/pypx/bin/python", "-I", "/usr/local/libexec/pacsgate/px_listen_lean.py", "-t", "/x"]
+    assert not gateway.runs_script("px_listen_lean.py")(argv)
+    assert gateway.runs_script("px_listen_lean.py", depth=3)(argv)

@@ -144,7 +144,7 @@ def test_healthy_gateway(gw):
     assert r['listening'] is True
     assert r['aetitle'] == 'CHRISLOCAL'
     assert r['px_listen'] == {'link': gw['link'], 'is_link': True, 'target': gw['target'], 'exists': True,
-                              'running': 0, 'version': '1.2.0'}
+                              'launcher': None, 'running': 0, 'version': '1.2.0'}
     assert r['echo']['ok'] is True and r['echo']['rtt_ms'] >= 0
     assert r['health']['stranded_associations'] == 0 and r['health']['error_logs'] == 0
     assert r['summary'] == ('Send to AE title CHRISLOCAL at 192.168.10.20:10402: the listener answers C-ECHO (%d ms)'

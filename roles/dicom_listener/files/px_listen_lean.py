@@ -1,0 +1,199 @@
+# Managed by Ansible (pacsgate.listener, role dicom_listener): local changes are overwritten.
+"""Run pypx's px-listen without importing all of pypx first.
+
+xinetd starts px-listen once per association, and a PACS waits for it: everything px-listen
+imports before it starts storescp is paid on every association. ``import pypx`` runs
+``pypx/__init__.py``, which imports every pypx subcommand (aiohttp, dask, pfstate, swift
+clients...) although px-listen only needs ``pypx.listen``; ``import pfmisc`` likewise imports
+all of pfmisc; and px-listen and pfmisc import the pudb debugger, which nothing calls while
+receiving.
+
+This launcher runs px-listen's own script, unchanged, from the virtualenv it is started with
+(the role installs it with the first line ``#!<venv>/bin/python -I``), after registering in
+``sys.modules``:
+
+* ``pypx`` and ``pfmisc`` as bare packages (their real ``__path__``, their ``__init__`` not
+  run), with only the names px-listen and ``pypx.listen`` use (``pypx.listen``,
+  ``pfmisc.debug``, ``pfmisc.Colors``) taken from the real submodules;
+* ``pudb`` and ``pudb.remote`` as stand-ins whose ``set_trace`` imports the real pudb on
+  first use (nothing in px-listen calls it);
+* ``pydicom`` as a stand-in that imports the real pydicom on first use, which is the filing
+  pass after storescp has finished, not before storescp accepts the association.
+
+With ``--headers-only`` (the role's ``dicom_listener_lean_filing``), ``pydicom.dcmread`` as
+pypx.listen sees it reads only the attributes pypx.listen files by and stops before the pixel
+data; pypx.listen then copies the received file as it always does, so what is filed is the same.
+This one changes how pypx's code runs, which is why it is a separate, documented option.
+
+No pypx file is changed; what px-listen does with its arguments, directories and files is its own
+code. ``--check-imports`` does what px-listen does before it starts storescp (its imports and
+``Listen()`` in a scratch directory) and prints which of the avoided modules that loaded (the
+tests use it). Usage:
+
+    px_listen_lean.py [--headers-only] [--check-imports | PX-LISTEN ARGS]
+"""
+
+import importlib
+import importlib.util
+import os
+import runpy
+import sys
+import tempfile
+import types
+
+# Modules the launcher keeps px-listen from importing before storescp runs.
+AVOIDED = ("aiohttp", "dask", "pfstate", "pudb", "urwid", "pydicom", "pypx.find", "pypx.repack",
+           "pypx.smdb", "pypx.push", "pfmisc.pfmisc", "swiftclient")
+
+
+def bare_package(name):
+    """Register package NAME with its real __path__ but without running its __init__."""
+    spec = importlib.util.find_spec(name)
+    if spec is None or spec.submodule_search_locations is None:
+        raise ImportError("%s is not an installed package" % name)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    return module
+
+
+def deferred_debugger(name):
+    """A stand-in for pudb or pudb.remote whose set_trace loads the real debugger first."""
+    module = types.ModuleType(name)
+    module.__doc__ = "pacsgate.listener stand-in: the real %s is imported on first use" % name
+    # No __getattr__ here: inspect.getmodule() finds no __file__ and passes it by.
+
+    def set_trace(*args, **kwargs):
+        for stub in ("pudb.remote", "pudb"):
+            if getattr(sys.modules.get(stub), "__pacsgate_stub__", False):
+                del sys.modules[stub]
+        return importlib.import_module(name).set_trace(*args, **kwargs)
+
+    module.set_trace = set_trace
+    module.__pacsgate_stub__ = True
+    return module
+
+
+def deferred_module(name, wrap=None):
+    """A stand-in for NAME that imports the real module when one of its names is first used.
+
+    (importlib's LazyLoader does not help here: an ``import NAME`` statement reads the module's
+    ``__spec__``, which loads it.)"""
+    stub = types.ModuleType(name)
+    stub.__doc__ = "pacsgate.listener stand-in: the real %s is imported on first use" % name
+    stub.__pacsgate_stub__ = True
+    state = {}
+
+    def __getattr__(attr):
+        # Module metadata is not a use: inspect.getmodule(), which pfmisc's debug logger calls
+        # through inspect.stack() for every message, asks every module for __file__.
+        if attr.startswith("__") and attr.endswith("__"):
+            raise AttributeError(attr)
+        if "module" not in state:
+            if sys.modules.get(name) is stub:
+                del sys.modules[name]
+            state["module"] = importlib.import_module(name)
+            state["wrapped"] = wrap(state["module"]) if wrap else {}
+        if attr in state["wrapped"]:
+            return state["wrapped"][attr]
+        return getattr(state["module"], attr)
+
+    stub.__getattr__ = __getattr__
+    sys.modules[name] = stub
+    return stub
+
+
+# The DICOM attributes pypx.listen reads from each received file to file it.
+HEADER_TAGS = ("PatientID", "PatientName", "StudyDescription", "StudyDate", "StudyInstanceUID",
+               "SeriesDescription", "SeriesDate", "SeriesInstanceUID", "SOPInstanceUID",
+               "InstanceNumber", "ProtocolName")
+
+
+def header_reader(pydicom):
+    """pydicom.dcmread reading only the attributes pypx.listen files by, never the pixel data.
+
+    pypx.listen reads every received file with dcmread only to take those attributes from it and
+    then copies the file itself, so what it files is the same; reading the whole data set (pixel
+    data included) is most of the time the filing pass takes."""
+    real = pydicom.dcmread
+
+    def dcmread(fp, *args, **kwargs):
+        kwargs.setdefault("stop_before_pixels", True)
+        kwargs.setdefault("specific_tags", list(HEADER_TAGS))
+        return real(fp, *args, **kwargs)
+
+    dcmread.__wrapped__ = real
+    return {"dcmread": dcmread}
+
+
+def prepare(headers_only=False):
+    """Set up sys.modules so that px-listen imports only what receiving needs."""
+    pudb = deferred_debugger("pudb")
+    pudb.remote = deferred_debugger("pudb.remote")
+    sys.modules["pudb"] = pudb
+    sys.modules["pudb.remote"] = pudb.remote
+    deferred_module("pydicom", header_reader if headers_only else None)
+
+    pfmisc = bare_package("pfmisc")
+    pfmisc.Colors = importlib.import_module("pfmisc._colors").Colors
+    pfmisc.debug = importlib.import_module("pfmisc.debug").debug
+
+    pypx = bare_package("pypx")
+    listen_module = importlib.import_module("pypx.listen")
+
+    def listen(opt=None):
+        """pypx.listen() as pypx/__init__.py defines it."""
+        return listen_module.Listen(opt or {}).run()
+
+    pypx.listen = listen
+    return pypx
+
+
+def loaded_avoided():
+    """The avoided modules that are really loaded (not stand-ins, not still lazy)."""
+    found = []
+    for name in AVOIDED:
+        module = sys.modules.get(name)
+        if module is None or getattr(module, "__pacsgate_stub__", False):
+            continue
+        found.append(name)
+    return found
+
+
+def px_listen_script():
+    """px-listen as pip installed it into the virtualenv this interpreter belongs to."""
+    return os.path.join(sys.prefix, "bin", "px-listen")
+
+
+def check_imports(headers_only):
+    """Do what px-listen does before it starts storescp, then list the avoided modules loaded.
+
+    That is px-listen's imports and pypx.listen.Listen(...), whose logger (pfmisc.debug) walks
+    the stack and asks every loaded module for its file; it runs here in a scratch directory."""
+    prepare(headers_only)
+    importlib.import_module("terminaltables")
+    importlib.import_module("rpudb")
+    with tempfile.TemporaryDirectory() as scratch:
+        args = dict(("%s_directory" % d, os.path.join(scratch, d)) for d in ("tmp", "log", "data"))
+        args["executable"] = "/bin/false"
+        sys.modules["pypx.listen"].Listen(args)
+    found = loaded_avoided()
+    print("avoided modules loaded: %s" % (" ".join(found) or "none"))
+    return 1 if found else 0
+
+
+def main(argv):
+    args = list(argv[1:])
+    headers_only = "--headers-only" in args[:2]
+    if headers_only:
+        args.remove("--headers-only")
+    if args[:1] == ["--check-imports"]:
+        return check_imports(headers_only)
+    prepare(headers_only)
+    script = px_listen_script()
+    sys.argv = [script] + args
+    runpy.run_path(script, run_name="__main__")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

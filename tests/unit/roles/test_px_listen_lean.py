@@ -1,0 +1,158 @@
+"""The lean px-listen launcher, run by the Python of a throw-away virtualenv holding stand-ins
+for pypx, pfmisc, pudb and pydicom whose package __init__ files fail when run."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import venv
+
+import pytest
+
+LAUNCHER = os.path.join(os.path.dirname(__file__), '..', '..', '..', 'roles', 'dicom_listener', 'files',
+                        'px_listen_lean.py')
+
+FILES = {
+    # Running any of these __init__ files is what the launcher must avoid.
+    'pypx/__init__.py': 'raise RuntimeError("pypx/__init__.py ran")\n',
+    'pfmisc/__init__.py': 'raise RuntimeError("pfmisc/__init__.py ran")\n',
+    'pypx/utils.py': 'def sanitize(value):\n    return str(value)\n',
+    'pypx/listen.py': '''
+        import json, sys
+        import pydicom
+        import pypx.utils
+        import pudb
+        from pudb.remote import set_trace
+        import pfmisc
+
+        class Listen:
+            def __init__(self, args):
+                self.args = args
+                self.debug = pfmisc.debug(verbosity=0)
+                # Before storescp would run: pydicom must still be the stand-in.
+                self.pydicom_deferred = getattr(sys.modules['pydicom'], '__pacsgate_stub__', False)
+
+            def run(self):
+                read = pydicom.dcmread('/received/file.dcm')
+                print(json.dumps({
+                    'args': self.args, 'pydicom_deferred': self.pydicom_deferred, 'read': read,
+                    'pydicom_real': getattr(sys.modules['pydicom'], 'REAL', False),
+                    'pudb_stub': getattr(sys.modules['pudb'], '__pacsgate_stub__', False),
+                    'set_trace': set_trace(),
+                }))
+    ''',
+    'pfmisc/_colors.py': 'class Colors:\n    CYAN = YELLOW = NO_COLOUR = LIGHT_GREEN = PURPLE = ""\n',
+    # Like pfmisc's logger, which calls inspect.stack() (and so inspect.getmodule()) per message.
+    'pfmisc/debug.py': 'import inspect\nimport pudb\n\nclass debug:\n    def __init__(self, **kwargs):\n'
+                       '        self.caller = inspect.stack()[1][3]\n',
+    'pudb/__init__.py': 'def set_trace(*a, **k):\n    return "real pudb"\n',
+    'pudb/remote.py': 'def set_trace(*a, **k):\n    return "real pudb.remote"\n',
+    'pydicom/__init__.py': 'REAL = True\n\ndef dcmread(fp, *args, **kwargs):\n    return {"fp": fp, "kwargs": kwargs}\n',
+    'terminaltables/__init__.py': 'class SingleTable:\n    pass\n',
+    'rpudb.py': 'def set_trace(*a, **k):\n    pass\n',
+}
+
+# The shape of pypx's bin/px-listen: its imports, its options, then pypx.listen(vars(args)).
+PX_LISTEN = '''
+    import sys, os
+    from argparse import ArgumentParser
+    from terminaltables import SingleTable
+    from pfmisc._colors import Colors
+    import pypx
+    import pudb
+    from pudb.remote import set_trace
+    import rpudb
+    import pfmisc
+    parser = ArgumentParser()
+    parser.add_argument('-t', '--tmpdir', dest='tmp_directory', default='/tmp')
+    parser.add_argument('-l', '--logdir', dest='log_directory', default='/tmp/log')
+    parser.add_argument('-d', '--datadir', dest='data_directory', default='/tmp/data')
+    parser.add_argument('-e', '--executable', dest='executable', default='/usr/bin/storescp')
+    parser.add_argument('--version', dest='b_version', action='store_true')
+    args = parser.parse_args()
+    if args.b_version:
+        print("Version: 1.2.0")
+        sys.exit(1)
+    pypx.listen(vars(args))
+'''
+
+
+@pytest.fixture(scope='module')
+def fake_venv(tmp_path_factory):
+    root = tmp_path_factory.mktemp('venv')
+    venv.EnvBuilder(with_pip=False, symlinks=True).create(str(root))
+    site = os.path.join(str(root), 'lib', 'python%d.%d' % sys.version_info[:2], 'site-packages')
+    for name, text in FILES.items():
+        path = os.path.join(site, name)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, 'w') as handle:
+            handle.write(textwrap.dedent(text))
+    with open(os.path.join(str(root), 'bin', 'px-listen'), 'w') as handle:
+        handle.write('#!%s/bin/python\n' % root + textwrap.dedent(PX_LISTEN))
+    return root, site
+
+
+def launch(fake_venv, *args):
+    root = fake_venv[0]
+    return subprocess.run([os.path.join(str(root), 'bin', 'python'), '-I', LAUNCHER] + list(args),
+                          capture_output=True, text=True, cwd='/', timeout=60, check=False)
+
+
+def test_runs_px_listen_without_the_package_inits(fake_venv):
+    res = launch(fake_venv, '-t', '/srv/tmp', '-l', '/srv/log', '-d', '/srv/data', '-e', '/srv/storescp')
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout)
+    assert out['args'] == {'tmp_directory': '/srv/tmp', 'log_directory': '/srv/log',
+                           'data_directory': '/srv/data', 'executable': '/srv/storescp', 'b_version': False}
+    # pydicom is imported only when the filing pass first uses it, and then it is the real one.
+    assert out['pydicom_deferred'] is True and out['pydicom_real'] is True
+    # Without --headers-only, dcmread is called exactly as pypx calls it.
+    assert out['read'] == {'fp': '/received/file.dcm', 'kwargs': {}}
+    # pudb stays a stand-in until its set_trace is called, which then reaches the real one.
+    assert out['pudb_stub'] is True and out['set_trace'] == 'real pudb.remote'
+
+
+def test_headers_only_reads_the_filing_attributes_without_pixels(fake_venv):
+    res = launch(fake_venv, '--headers-only', '-t', '/srv/tmp')
+    assert res.returncode == 0, res.stderr
+    kwargs = json.loads(res.stdout)['read']['kwargs']
+    assert kwargs['stop_before_pixels'] is True
+    assert {'PatientID', 'PatientName', 'StudyInstanceUID', 'SeriesInstanceUID', 'SOPInstanceUID',
+            'InstanceNumber', 'StudyDescription', 'SeriesDescription', 'StudyDate', 'SeriesDate'} \
+        <= set(kwargs['specific_tags'])
+
+
+def test_version_is_px_listens(fake_venv):
+    res = launch(fake_venv, '--version')
+    assert res.returncode == 1 and res.stdout.strip() == 'Version: 1.2.0', res.stderr
+
+
+def test_plain_px_listen_would_run_the_package_init(fake_venv):
+    # The stand-ins are strict: px-listen itself fails on them, so the tests above can fail.
+    root = fake_venv[0]
+    res = subprocess.run([os.path.join(str(root), 'bin', 'python'), '-I', os.path.join(str(root), 'bin', 'px-listen')],
+                         capture_output=True, text=True, cwd='/', timeout=60, check=False)
+    assert res.returncode != 0 and 'pfmisc/__init__.py ran' in res.stderr
+
+
+def test_check_imports(fake_venv):
+    res = launch(fake_venv, '--headers-only', '--check-imports')
+    assert (res.returncode, res.stdout.strip()) == (0, 'avoided modules loaded: none'), res.stderr
+
+
+def test_check_imports_reports_an_avoided_module(fake_venv):
+    site = fake_venv[1]
+    colors = os.path.join(site, 'pfmisc', '_colors.py')
+    with open(colors) as handle:
+        original = handle.read()
+    os.makedirs(os.path.join(site, 'dask'), exist_ok=True)
+    open(os.path.join(site, 'dask', '__init__.py'), 'w').close()
+    try:
+        with open(colors, 'w') as handle:
+            handle.write('import dask\n' + original)
+        res = launch(fake_venv, '--check-imports')
+    finally:
+        with open(colors, 'w') as handle:
+            handle.write(original)
+    assert (res.returncode, res.stdout.strip()) == (1, 'avoided modules loaded: dask'), res.stderr
