@@ -41,8 +41,8 @@ def test_undeclared_source_is_refused(host, gw):
 def test_limits(host, gw):
     variables = host.ansible.get_variables()
     settings = service_settings(host, gw)
-    assert settings["instances"] == str(variables.get("dicom_listener_instances", 64))
-    assert settings["per_source"] == str(variables.get("dicom_listener_per_source", 64))
+    assert settings["instances"] == str(variables.get("dicom_listener_instances", 128))
+    assert settings["per_source"] == str(variables.get("dicom_listener_per_source", 128))
     assert settings["cps"].split() == [str(n) for n in variables.get("dicom_listener_cps", [200, 5])]
 
 

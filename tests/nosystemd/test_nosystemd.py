@@ -94,7 +94,7 @@ def test_changed_service_file_restarts_xinetd_through_the_handler(host, gw):
     # Back to the scenario's configuration: restarted again, and the PACS is served.
     out, recap = shared.run_playbook("pacsgate.listener.site")
     assert "RUNNING HANDLER [pacsgate.listener.dicom_listener : Restart xinetd]" in out
-    assert "instances       = 64\n" in host.file(service_file).content_string
+    assert "instances       = 128\n" in host.file(service_file).content_string
     assert xinetd_pid(host) not in ("", "0", changed)
     res = shared.dcmtk("echoscu", "-aet", SENDER_AET, "-aec", gw["aetitle"], gw["ip"], str(gw["port"]), timeout=60)
     assert res.returncode == 0, res.stdout + res.stderr

@@ -283,8 +283,31 @@ def per_association(ip, port, aec, study):
             "min_s": round(min(ok), 3) if ok else None, "max_s": round(max(ok), 3) if ok else None}
 
 
-def burst(ip, port, aec, study):
+class MemorySampler:
+    """Peak memory of the listener during a burst: every 0.2 s, inside the gateway, the number of
+    processes of the listener user and the sum of their resident set sizes (ps, in KiB)."""
+
+    LOOP = "while :; do ps -u dicom -o rss= | awk '{n++; s+=$1} END {print n+0, s+0}'; sleep 0.2; done"
+
+    def __init__(self, container):
+        self.proc = subprocess.Popen(["docker", "exec", container, "sh", "-c", self.LOOP],
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+
+    def stop(self):
+        self.proc.terminate()
+        out = self.proc.communicate(timeout=30)[0]
+        samples = [tuple(int(x) for x in line.split()) for line in out.splitlines() if len(line.split()) == 2]
+        peak = max(samples, key=lambda s: s[1], default=(0, 0))
+        procs = max((s[0] for s in samples), default=0)
+        return {"samples": len(samples), "peak_rss_mib": round(peak[1] / 1024, 1), "processes_at_peak": peak[0],
+                "max_processes": procs,
+                "rss_mib_per_process_at_peak": round(peak[1] / 1024 / peak[0], 1) if peak[0] else None}
+
+
+def burst(ip, port, aec, study, container=None):
     env = dict(os.environ, TCP_NODELAY="1")
+    memory = MemorySampler(container) if container else None
+    time.sleep(0.5 if memory else 0)
     t0 = time.time()
     procs = [subprocess.Popen([STORESCU, "-aet", SENDER_AET, "-aec", aec, ip, str(port), path],
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
@@ -298,8 +321,11 @@ def burst(ip, port, aec, study):
             errors.append(err.strip().splitlines()[-1] if err.strip() else "rc %d" % proc.returncode)
     wall = time.time() - t0
     accepted = rcs.count(0)
-    return {"associations": len(procs), "accepted": accepted, "refused": len(procs) - accepted,
-            "wall_s": round(wall, 2), "errors": sorted(set(errors))[:5]}
+    result = {"associations": len(procs), "accepted": accepted, "refused": len(procs) - accepted,
+              "wall_s": round(wall, 2), "errors": sorted(set(errors))[:5]}
+    if memory:
+        result["memory"] = memory.stop()
+    return result
 
 
 def main():
@@ -391,7 +417,7 @@ def main():
         t0 = time.time()
         s_burst = new_study(work, "burst", 100, series=1)
         since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(time.time() - 1))
-        br = burst(gw_ip, PORT_B, GW_AET, s_burst)
+        br = burst(gw_ip, PORT_B, GW_AET, s_burst, container=GW)
         # Why associations were refused: xinetd logs FAIL lines (service_limit: instances reached).
         fails = dexec(GW, "journalctl -u xinetd --no-pager --since '%s' | grep -o 'FAIL: [^ ]* [^ ]*' | sort | uniq -c"
                       % since, check=False).stdout.split("\n")

@@ -26,8 +26,8 @@ REASONS = {
     "per_assoc": "what remains is CPU work before storescp answers: Python start-up, pfmisc's logger walking "
                  "the stack (inspect.stack) for each message, two shells and storescp's own start-up",
     "burst": "xinetd serves at most dicom_listener_instances associations at once (FAIL service_limit "
-             "above it), and every association's start-up competes for the same cores while storescu "
-             "waits at most 30 s for an answer",
+             "above it; 128 by default), and every association's start-up competes for the same cores while "
+             "storescu waits at most 30 s for an answer",
     "second_converge": "nothing changes; the time is spread over the role's tasks, each a round trip over the "
                        "docker connection (the slowest are listed below)",
     "fleet": "the 8 gateways' apt and pip installs share the same cores, disk and network link",
@@ -182,6 +182,12 @@ def body(results, chart):
                     (" Sender errors: %s." % "; ".join(br["errors"])) if br["errors"] else "")]
         if br.get("xinetd_fail_lines"):
             out[-1] += " xinetd (instances = %s) logged: %s." % (br.get("xinetd_instances"), "; ".join(br["xinetd_fail_lines"]))
+        mem = br.get("memory")
+        if mem and mem.get("samples"):
+            out[-1] += (" Memory of the listener user's processes (px-listen, storescp and their shells) at its peak:"
+                        " %.0f MiB for %d processes (%.1f MiB each); at most %d processes at once." % (
+                            mem["peak_rss_mib"], mem["processes_at_peak"], mem["rss_mib_per_process_at_peak"] or 0,
+                            mem["max_processes"]))
     an = sec.get("ansible")
     if an and an["second_converge"].get("slowest_tasks"):
         out += ["", "Slowest tasks of the second converge: " + "; ".join(

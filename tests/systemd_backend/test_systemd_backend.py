@@ -33,8 +33,8 @@ def test_units_are_root_owned_and_valid(host, path):
 
 def test_socket_unit(host, gw):
     lines = host.file(SOCKET).content_string.splitlines()
-    for expected in ("ListenStream=0.0.0.0:%d" % gw["port"], "Accept=yes", "MaxConnections=64",
-                     "MaxConnectionsPerSource=64", "TriggerLimitIntervalSec=1s", "TriggerLimitBurst=200",
+    for expected in ("ListenStream=0.0.0.0:%d" % gw["port"], "Accept=yes", "MaxConnections=128",
+                     "MaxConnectionsPerSource=128", "TriggerLimitIntervalSec=1s", "TriggerLimitBurst=200",
                      "IPAddressAllow=127.0.0.1 %s" % os.environ["PACSGATE_DOCKER_HOST_IP"], "IPAddressDeny=any",
                      "OnFailure=dicomlistener-resume.service", "WantedBy=sockets.target"):
         assert expected in lines
