@@ -124,35 +124,3 @@ def test_check_mode_on_a_fresh_host_changes_nothing(tmp_path):
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     assert "+service dicomlistener" in res.stdout  # the diff of the file it would write
     assert on(INTRUDER, digest).stdout == before
-
-
-@pytest.fixture
-def plain_container():
-    """A Debian container whose PID 1 is not systemd, as pfdcm's own container runs."""
-    name = "pacsgate-sec-nosystemd"
-    image = os.environ["PACSGATE_IMAGE"]
-    subprocess.run(["docker", "rm", "-f", name], capture_output=True, check=False)
-    subprocess.run(["docker", "run", "-d", "--name", name, "--network", "pacsgate-sec", "--ip", "172.30.250.40",
-                    "-v", "%s:/root/.cache/pip:rw" % os.environ["PACSGATE_PIP_CACHE"],
-                    image, "sleep", "infinity"], check=True, capture_output=True)
-    yield name
-    subprocess.run(["docker", "rm", "-f", name], capture_output=True, check=False)
-
-
-def test_without_systemd_xinetd_runs_from_its_init_script_and_housekeeping_from_cron(plain_container, tmp_path):
-    inventory = tmp_path / "plain.yml"
-    inventory.write_text(
-        "pacs_gateways:\n  hosts:\n    %s:\n      ansible_connection: community.docker.docker\n"
-        "      dicom_listener_pip_ca_bundle: '%s'\n"
-        % (plain_container, os.environ.get("PACSGATE_PIP_CA_BUNDLE", "")))
-    res = subprocess.run(["ansible-playbook", "-i", str(inventory), "pacsgate.listener.site"],
-                         capture_output=True, text=True, timeout=900, check=False)
-    assert res.returncode == 0, res.stdout[-4000:] + res.stderr[-3000:]
-    assert "answers C-ECHO" in res.stdout
-    assert on(plain_container, "readlink /proc/1/exe").stdout.strip().endswith("sleep")
-    assert on(plain_container, "pidof xinetd").returncode == 0
-    crontab = on(plain_container, "crontab -l -u dicom").stdout
-    assert "@hourly" in crontab and "housekeeping.py" in crontab
-    job = crontab.split("@hourly", 1)[1].strip().split(">/dev/null")[0]
-    run = on(plain_container, "su -s /bin/sh dicom -c '%s'" % job)
-    assert run.returncode == 0 and "housekeeping:" in run.stdout, run.stdout + run.stderr
