@@ -85,10 +85,10 @@ def test_service_restart_tag_restarts_xinetd_through_its_init_script(host):
 def test_changed_service_file_restarts_xinetd_through_the_handler(host, gw):
     service_file = "/etc/xinetd.d/%s" % gw["service_name"]
     before = xinetd_pid(host)
-    out, recap = shared.run_playbook("pacsgate.listener.site", "-e", "dicom_listener_instances=65")
+    out, recap = shared.run_playbook("pacsgate.listener.site", "-e", "dicom_listener_instances=129")
     assert "RUNNING HANDLER [pacsgate.listener.dicom_listener : Restart xinetd]" in out
     assert "answers C-ECHO" in out
-    assert "instances       = 65\n" in host.file(service_file).content_string
+    assert "instances       = 129\n" in host.file(service_file).content_string
     changed = xinetd_pid(host)
     assert changed not in ("", "0", before)
     # Back to the scenario's configuration: restarted again, and the PACS is served.
