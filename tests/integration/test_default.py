@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from conftest import SENDER_AET, dcmtk, journal_with
+from harness import SENDER_AET, dcmtk, journal_with
 
 
 def test_listener_account_has_no_login_shell(host, gw):

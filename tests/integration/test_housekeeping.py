@@ -1,6 +1,6 @@
 """The housekeeping timer removes filed association copies from the tmp dir and nothing else."""
 
-from conftest import FULL_HOST_ONLY
+from harness import FULL_HOST_ONLY
 
 # Expensive: on the Debian 12 gateway only.
 testinfra_hosts = FULL_HOST_ONLY

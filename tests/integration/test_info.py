@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from conftest import run_playbook
+from harness import run_playbook
 
 
 def info(host, args=""):

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from conftest import SENDER_AET, dcmtk, dicomstudy, filed_instances
+from harness import SENDER_AET, dcmtk, dicomstudy, filed_instances
 
 LAUNCHER = "/usr/local/libexec/pacsgate/px_listen_lean.py"
 # What `import pypx` (pypx/__init__.py) and pudb pull in, and px-listen does not need to receive.

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from conftest import FULL_HOST_ONLY, journal_with, run_playbook, snapshot
+from harness import FULL_HOST_ONLY, count, journal_with, run_playbook, snapshot
 
 # Expensive: on the Debian 12 gateway only.
 testinfra_hosts = FULL_HOST_ONLY
@@ -117,9 +117,12 @@ WATCHED = ("/etc/xinetd.d", "/home/dicom", "/opt/pypx", "/usr/local/libexec/pacs
 @pytest.mark.parametrize("name,value,words", BAD_INPUTS, ids=["%s=%s" % (n, v) for n, v, _w in BAD_INPUTS])
 def test_bad_input_is_refused_before_anything_changes(host, name, value, words):
     before = snapshot(host, *WATCHED)
+    count("bad inputs", tried=1)
     out, _recap = run_playbook("pacsgate.listener.site", "-e", '{"%s": %s}' % (name, value), expect_failure=True)
+    unchanged = snapshot(host, *WATCHED) == before
+    count("bad inputs", refused_with_their_message=int(words in out), changed_a_watched_tree=int(not unchanged))
     assert words in out, out[-2000:]
-    assert snapshot(host, *WATCHED) == before
+    assert unchanged
 
 
 @needs_molecule

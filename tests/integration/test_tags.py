@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from conftest import FULL_HOST_ONLY, SENDER_AET, dcmtk, run_playbook
+from harness import FULL_HOST_ONLY, SENDER_AET, dcmtk, run_playbook
 
 # Expensive: on the Debian 12 gateway only.
 testinfra_hosts = FULL_HOST_ONLY

@@ -1,15 +1,12 @@
-"""Helpers of the rolling scenario: the default scenario's, loaded from tests/integration.
+"""The harness shared by the Molecule verifiers (tests/integration/harness.py): its fixtures and
+its summary of measured figures."""
 
-pytest registers this file as the module `conftest`, so the shared one is loaded under a name of
-its own and its fixtures and helpers are re-exported here."""
-
-import importlib.util
 import os
+import sys
 
-_PATH = os.path.join(os.path.dirname(__file__), "..", "integration", "conftest.py")
-_SPEC = importlib.util.spec_from_file_location("pacsgate_integration_conftest", _PATH)
-shared = importlib.util.module_from_spec(_SPEC)
-_SPEC.loader.exec_module(shared)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+import harness  # noqa: E402  pylint: disable=wrong-import-position
 
-gw = shared.gw
-sent_study = shared.sent_study
+gw = harness.gw
+sent_study = harness.sent_study
+pytest_terminal_summary = harness.pytest_terminal_summary

@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from conftest import shared
+import harness as shared
 
 dicomstudy = shared.dicomstudy
 GATEWAYS = ("pacsgate-int-gw1", "pacsgate-int-gw2")
@@ -141,6 +141,9 @@ def rollout(tmp_path_factory):
                     "retried_studies": sum(1 for r in s.studies if r["attempts"] > 1)}
                for gw, s in senders.items()}
     print("rolling: playbook %.0f s; %s" % (ended - started, json.dumps(summary)))
+    for gw in GATEWAYS:
+        shared.count("studies sent to %s during the rolling update" % gw, studies=len(senders[gw].studies),
+                     instances_sent=len(sent[gw]), instances_filed=len(sent[gw] & filed_uids(gw)))
     return {"res": res, "report": report, "started": started, "ended": ended, "before": before,
             "after": {gw: xinetd_started(gw) for gw in GATEWAYS}, "senders": senders, "sent": sent}
 

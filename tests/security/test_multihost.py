@@ -11,6 +11,7 @@ import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "integration"))
 import dicomstudy  # noqa: E402
+from harness import count  # noqa: E402
 
 GATEWAY, PACS, INTRUDER = "pacsgate-sec-gw", "pacsgate-sec-pacs", "pacsgate-sec-intruder"
 GW_IP, PACS_IP, INTRUDER_IP = "172.30.250.10", "172.30.250.20", "172.30.250.30"
@@ -60,11 +61,15 @@ def test_declared_pacs_sends_a_study_that_is_filed(study_in_pacs):
     study, _burst = study_in_pacs
     res = on(PACS, "TCP_NODELAY=1 storescu -aet PACSGATE-PACS -aec %s +sd %s %d /srv/dicom/study" % (AET, GW_IP, PORT))
     assert res.returncode == 0, res.stderr
-    assert wait_filed(study["study_uid"], 120) == 120
+    filed = wait_filed(study["study_uid"], 120)
+    count("study from the declared PACS", sent=120, filed=filed)
+    assert filed == 120
 
 
 def test_intruder_is_refused_and_logged():
     res = on(INTRUDER, "echoscu -aet INTRUDER -aec %s -to 10 %s %d" % (AET, GW_IP, PORT))
+    aborted = res.returncode != 0 and "Peer aborted Association" in res.stdout + res.stderr
+    count("associations from the undeclared intruder", tried=1, aborted=int(aborted))
     assert res.returncode != 0
     assert "Peer aborted Association" in res.stdout + res.stderr
     res = on(INTRUDER, "storescu -aet INTRUDER -aec %s -to 10 %s %d /etc/hostname" % (AET, GW_IP, PORT))
@@ -90,10 +95,11 @@ def test_burst_of_simultaneous_associations_is_accepted_and_filed(study_in_pacs)
     res = on(PACS, script)
     codes = [line.rsplit(" ", 1)[-1] for line in res.stdout.split("\n") if line.strip()]
     accepted = codes.count("0")
-    print("burst: %d associations, %d accepted, %d refused or failed" % (BURST, accepted, BURST - accepted))
+    filed = wait_filed(burst["study_uid"], BURST)
+    count("burst of simultaneous associations", sent=BURST, accepted=accepted, filed=filed)
     assert len(codes) == BURST
     assert accepted == BURST, res.stdout
-    assert wait_filed(burst["study_uid"], BURST) == BURST
+    assert filed == BURST
     # xinetd did not pause the service: it still answers at once.
     assert on(PACS, "echoscu -aec %s %s %d" % (AET, GW_IP, PORT)).returncode == 0
 

@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from integration_conftest import run_playbook, snapshot
+from harness import run_playbook, snapshot
 
 pytestmark = pytest.mark.skipif("MOLECULE_INVENTORY_FILE" not in os.environ, reason="needs Molecule's inventory")
 

@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from integration_conftest import SENDER_AET, dcmtk
+from harness import SENDER_AET, dcmtk
 
 SOCKET = "/etc/systemd/system/dicomlistener.socket"
 SERVICE = "/etc/systemd/system/dicomlistener@.service"

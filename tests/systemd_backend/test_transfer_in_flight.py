@@ -17,7 +17,7 @@ from pynetdicom import AE
 from pynetdicom.sop_class import CTImageStorage, Verification
 
 import dicomstudy
-from integration_conftest import SENDER_AET, dcmtk, filed_instances, run_playbook
+from harness import SENDER_AET, count, dcmtk, filed_instances, run_playbook
 
 pytestmark = pytest.mark.skipif("MOLECULE_INVENTORY_FILE" not in os.environ, reason="needs Molecule's inventory")
 
@@ -92,6 +92,8 @@ def test_transfer_survives_a_converge_that_changes_the_units(host, gw, tmp_path,
             if len(filed) >= INSTANCES:
                 break
             time.sleep(1)
+        count("transfer during a converge that changes the listener's %s unit" % ("/".join(change)),
+              sent=result["statuses"].count(0), filed=len(filed))
         assert len(filed) == INSTANCES
         port = change.get("dicom_listener_port", gw["port"])
         res = dcmtk("echoscu", "-aet", SENDER_AET, "-aec", gw["aetitle"], gw["ip"], str(port), timeout=60)

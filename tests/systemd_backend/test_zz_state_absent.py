@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from integration_conftest import run_playbook
+from harness import run_playbook
 
 pytestmark = pytest.mark.skipif("MOLECULE_INVENTORY_FILE" not in os.environ, reason="needs Molecule's inventory")
 

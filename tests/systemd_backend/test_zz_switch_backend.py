@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from integration_conftest import SENDER_AET, dcmtk, run_playbook
+from harness import SENDER_AET, dcmtk, run_playbook
 
 pytestmark = pytest.mark.skipif("MOLECULE_INVENTORY_FILE" not in os.environ, reason="needs Molecule's inventory")
 

@@ -1,0 +1,147 @@
+"""The Molecule verifiers' shared harness: facts about the gateway under test, a real DICOM study
+sent to it from the Docker host with dcmtk's storescu, helpers, and the figures a run measured.
+
+Each verifier directory's conftest.py imports its fixtures (gw, sent_study) and its summary hook
+from here; test modules import the helpers directly (`from harness import ...`)."""
+
+import collections
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(__file__))
+import dicomstudy  # noqa: E402
+
+SENDER_AET = "PACSGATE-TEST"
+
+# The gateway of the default scenario that gets the expensive tests (bad inputs, tags,
+# reconfiguration, housekeeping, state absent); the others get the per-host checks only.
+FULL_HOST = "pacsgate-default-gw-bookworm"
+FULL_HOST_ONLY = ["ansible://" + FULL_HOST]
+
+
+@pytest.fixture(scope="module")
+def gw(host):
+    """The role's variables as Ansible sees them for this gateway, plus its Docker address."""
+    name = host.backend.get_hostname()
+    role_vars = host.ansible.get_variables()
+    ip = subprocess.run(
+        ["docker", "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}", name],
+        check=True, capture_output=True, text=True,
+    ).stdout.split()[0]
+    defaults = {
+        "port": 10402, "aetitle": "CHRISLOCAL", "base_dir": "/home/dicom",
+        "user": "dicom", "group": "dicom", "service_name": "dicomlistener",
+        "venv_dir": "/opt/pypx", "px_listen_link": "/usr/local/bin/px-listen",
+    }
+    cfg = {k: role_vars.get("dicom_listener_" + k, v) for k, v in defaults.items()}
+    for d in ("tmp", "log", "data"):
+        cfg[d + "_dir"] = role_vars.get("dicom_listener_%s_dir" % d, "%s/%s" % (cfg["base_dir"], d))
+    cfg.update(name=name, ip=ip)
+    return cfg
+
+
+# Debian's dcmtk; the virtualenv's pynetdicom installs Python tools of the same names.
+DCMTK_BIN = "/usr/bin"
+
+
+def dcmtk(*argv, timeout=300):
+    """Run a dcmtk tool on the Docker host with Nagle disabled, as a fast PACS would."""
+    env = dict(os.environ, TCP_NODELAY="1")
+    return subprocess.run([os.path.join(DCMTK_BIN, argv[0])] + list(argv[1:]), capture_output=True, text=True, timeout=timeout, env=env, check=False)
+
+
+def filed_instances(host, data_dir, study_uid):
+    """Map SOPInstanceUID -> path of every .dcm file filed for the study."""
+    out = host.run("find %s -path '*%s*' -name '*.dcm'", data_dir, study_uid).stdout.split()
+    return {os.path.basename(p)[:-4].split("-", 1)[1]: p for p in out}
+
+
+@pytest.fixture(scope="module")
+def sent_study(host, gw, tmp_path_factory):
+    """Generate a 2-series, 120-instance study, send it in one association, wait until filed."""
+    out = tmp_path_factory.mktemp("study")
+    manifest = dicomstudy.make_study(str(out), series=2, per_series=60)
+    expected = sum(len(v) for v in manifest["series"].values())
+    t0 = time.monotonic()
+    res = dcmtk("storescu", "-aet", SENDER_AET, "-aec", gw["aetitle"], "+sd", gw["ip"], str(gw["port"]), str(out))
+    sent_s = time.monotonic() - t0
+    filed = {}
+    deadline = time.monotonic() + (120 if res.returncode == 0 else 0)
+    while time.monotonic() < deadline:
+        filed = filed_instances(host, gw["data_dir"], manifest["study_uid"])
+        if len(filed) >= expected:
+            break
+        time.sleep(1)
+    manifest.update(storescu=res, sent_seconds=sent_s, filed=filed, expected=expected,
+                    filed_seconds=time.monotonic() - t0)
+    print(json.dumps({k: manifest[k] for k in ("expected", "sent_seconds", "filed_seconds")}))
+    count("study sent with storescu to %s" % name_of(host), sent=expected, filed=len(filed))
+    return manifest
+
+
+def run_playbook(playbook, *args, expect_failure=False, limit=None):
+    """Run one of the collection's playbooks against the scenario's inventory (with its vars),
+    limited to `limit`, by default to FULL_HOST where the inventory has it.
+
+    Returns (stdout and stderr, the PLAY RECAP line of the last host); failed tasks are reported
+    on stderr under Molecule's ansible.cfg (display_failed_stderr)."""
+    inventory_file = os.environ["MOLECULE_INVENTORY_FILE"]
+    inventory = os.path.dirname(inventory_file)
+    if limit is None:
+        with open(inventory_file) as f:
+            limit = FULL_HOST if FULL_HOST in f.read() else "all"
+    res = subprocess.run(
+        ["ansible-playbook", "-i", inventory, "--limit", limit, playbook, *args],
+        capture_output=True, text=True, timeout=600, check=False,
+    )
+    assert (res.returncode != 0) == expect_failure, res.stdout[-3000:] + res.stderr[-3000:]
+    recap = [line for line in res.stdout.splitlines() if "changed=" in line and "ok=" in line]
+    return res.stdout + res.stderr, recap[-1]
+
+
+def journal_with(host, identifier, *needles, seconds=30):
+    """The journal lines of a syslog identifier once every needle is in them, or after `seconds`.
+
+    By identifier, not by unit: xinetd logs a refused client from a child that exits at once, and
+    journald, which finds a sender's unit through its pid, then often cannot attribute the line to
+    xinetd.service. journald can also take a moment to store a line."""
+    deadline = time.monotonic() + seconds
+    while True:
+        log = host.run("journalctl -t %s --no-pager", identifier).stdout
+        if all(n in log for n in needles) or time.monotonic() > deadline:
+            return log
+        time.sleep(0.5)
+
+
+def snapshot(host, *paths):
+    """A digest of names, sizes, modification times, modes and owners under paths on the gateway."""
+    cmd = "find %s -printf '%%p %%s %%T@ %%m %%u %%g\\n' 2>/dev/null | sort | sha256sum" % " ".join(paths)
+    return host.run(cmd).stdout.split()[0]
+
+
+# What the tests measured, printed at the end of the run whether they passed or not: the
+# figures behind the closing notes (bad inputs refused, instances sent and filed, associations).
+FIGURES = collections.OrderedDict()
+
+
+def count(table, **fields):
+    """Add to the named table's counts, e.g. count("bad inputs", tried=1, refused=1)."""
+    counter = FIGURES.setdefault(table, collections.Counter())
+    for field, value in fields.items():
+        counter[field] += value
+
+
+def name_of(host):
+    return host.backend.get_hostname()
+
+
+def pytest_terminal_summary(terminalreporter):
+    if FIGURES:
+        terminalreporter.section("figures")
+        for table, counter in FIGURES.items():
+            terminalreporter.write_line("%s: %s" % (table, ", ".join("%s %d" % kv for kv in counter.items())))
