@@ -80,7 +80,8 @@ def sent_study(host, gw, tmp_path_factory):
     manifest.update(storescu=res, sent_seconds=sent_s, filed=filed, expected=expected,
                     filed_seconds=time.monotonic() - t0)
     print(json.dumps({k: manifest[k] for k in ("expected", "sent_seconds", "filed_seconds")}))
-    count("study sent with storescu to %s" % name_of(host), sent=expected, filed=len(filed))
+    count("studies sent with storescu to %s" % name_of(host), studies=1, instances_sent=expected,
+          instances_filed=len(filed))
     return manifest
 
 

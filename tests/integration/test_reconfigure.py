@@ -78,7 +78,7 @@ def test_transfer_survives_a_reconfiguration(host, gw, tmp_path, change):
             if len(filed) >= len(sent):
                 break
             time.sleep(1)
-        count("transfer during a converge that changes the %s" % "/".join(change), sent=len(sent),
+        count("transfer during a converge that changes %s" % "/".join(change), sent=len(sent),
               filed=len(set(filed) & set(sent)))
         assert set(filed) == set(sent)
         port = change.get("dicom_listener_port", gw["port"])

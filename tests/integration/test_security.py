@@ -130,9 +130,13 @@ def test_port_of_another_xinetd_service_is_refused(host):
     host.run("printf 'service other\\n{\\n    port = 10555\\n}\\n' > /etc/xinetd.d/other")
     try:
         before = snapshot(host, *WATCHED)
+        count("bad inputs", tried=1)
         out, _recap = run_playbook("pacsgate.listener.site", "-e", "dicom_listener_port=10555", expect_failure=True)
-        assert "already used by another xinetd service in /etc/xinetd.d/other" in out
-        assert snapshot(host, *WATCHED) == before
+        message = "already used by another xinetd service in /etc/xinetd.d/other"
+        unchanged = snapshot(host, *WATCHED) == before
+        count("bad inputs", refused_with_their_message=int(message in out), changed_a_watched_tree=int(not unchanged))
+        assert message in out
+        assert unchanged
     finally:
         host.run("rm -f /etc/xinetd.d/other")
 

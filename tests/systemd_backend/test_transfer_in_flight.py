@@ -92,7 +92,7 @@ def test_transfer_survives_a_converge_that_changes_the_units(host, gw, tmp_path,
             if len(filed) >= INSTANCES:
                 break
             time.sleep(1)
-        count("transfer during a converge that changes the listener's %s unit" % ("/".join(change)),
+        count("transfer during a converge of the systemd backend that changes %s" % "/".join(change),
               sent=result["statuses"].count(0), filed=len(filed))
         assert len(filed) == INSTANCES
         port = change.get("dicom_listener_port", gw["port"])
