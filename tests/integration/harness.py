@@ -119,6 +119,12 @@ def journal_with(host, identifier, *needles, seconds=30):
         time.sleep(0.5)
 
 
+def xinetd_args(host):
+    """The running xinetd's command line, as words: the oldest process named xinetd (the daemon;
+    the children it forks for a connection carry its name only until they exec the server)."""
+    return host.run("ps -o args= -p \"$(pgrep -o -x xinetd)\"").stdout.split()
+
+
 def snapshot(host, *paths):
     """A digest of names, sizes, modification times, modes and owners under paths on the gateway."""
     cmd = "find %s -printf '%%p %%s %%T@ %%m %%u %%g\\n' 2>/dev/null | sort | sha256sum" % " ".join(paths)

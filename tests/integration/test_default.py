@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from harness import SENDER_AET, dcmtk, journal_with
+from harness import SENDER_AET, dcmtk, journal_with, xinetd_args
 
 
 def test_listener_account_has_no_login_shell(host, gw):
@@ -22,6 +22,26 @@ def test_xinetd_enabled_and_running_under_systemd(host):
     assert svc.is_running
     assert host.run("systemctl is-enabled xinetd").stdout.strip() in ("enabled", "generated")
     assert host.run("ls /etc/rc2.d/").stdout.find("xinetd") >= 0
+
+
+DROPIN = "/etc/systemd/system/xinetd.service.d/pacsgate-listener.conf"
+
+
+def test_xinetd_runs_with_the_roles_options(host):
+    """Debian 11 and 12 start xinetd through its init script, which reads /etc/default/xinetd;
+    Debian 13's own unit does not, and gets a drop-in that replaces its command."""
+    unit = host.run("systemctl show --property=FragmentPath --value xinetd.service").stdout.strip()
+    args = xinetd_args(host)
+    if unit.startswith("/run/systemd/generator"):
+        lines = host.file("/etc/default/xinetd").content_string.splitlines()
+        assert "INETD_COMPAT=No" in lines and 'XINETD_OPTS="-stayalive"' in lines
+        assert not host.file(DROPIN).exists
+        assert args[0] == "/usr/sbin/xinetd" and "-stayalive" in args and "-inetd_compat" not in args
+    else:
+        assert unit.startswith("/usr/lib/systemd/system/") or unit.startswith("/lib/systemd/system/"), unit
+        assert DROPIN in host.run("systemctl show --property=DropInPaths --value xinetd.service").stdout
+        # The unit's own command is "xinetd -stayalive -dontfork"; the drop-in's, in this order:
+        assert args == ["/usr/sbin/xinetd", "-dontfork", "-stayalive"], args
 
 
 def test_port_listens(host, gw):

@@ -109,6 +109,8 @@ BAD_INPUTS = [
     ("dicom_listener_cps", "[0, 5]", "dicom_listener_cps"),
     ("dicom_listener_per_source", "1000", "per_source at most instances"),
     ("dicom_listener_state", '"gone"', "dicom_listener_state"),
+    ("dicom_listener_xinetd_opts", '["-stayalive", "-limit 5\\nINETD_COMPAT=Yes"]', "dicom_listener_xinetd_opts"),
+    ("dicom_listener_xinetd_opts", '["-limit", "5"]', "must hold -stayalive"),
 ]
 WATCHED = ("/etc/xinetd.d", "/home/dicom", "/opt/pypx", "/usr/local/libexec/pacsgate", "/usr/local/bin")
 

@@ -1,0 +1,30 @@
+"""xinetd's defaults file: a change of the two lines the role sets restarts xinetd with them."""
+
+import os
+
+import pytest
+
+from harness import FULL_HOST_ONLY, run_playbook, xinetd_args
+
+# Expensive: on the Debian 12 gateway only.
+testinfra_hosts = FULL_HOST_ONLY
+
+HANDLER = "RUNNING HANDLER [pacsgate.listener.dicom_listener : Restart xinetd]"
+
+
+@pytest.mark.skipif("MOLECULE_INVENTORY_FILE" not in os.environ, reason="needs Molecule's inventory")
+def test_changed_defaults_restart_xinetd_with_them(host):
+    defaults = "/etc/default/xinetd"
+    pid = host.file("/run/xinetd.pid").content_string.strip()
+    try:
+        out, recap = run_playbook("pacsgate.listener.site", "-e", "dicom_listener_xinetd_inetd_compat=true")
+        assert "changed=2 " in recap, recap  # the defaults file and the restart, nothing else
+        assert HANDLER in out and "answers C-ECHO" in out
+        assert "INETD_COMPAT=Yes" in host.file(defaults).content_string.splitlines()
+        assert "-inetd_compat" in xinetd_args(host)
+        assert host.file("/run/xinetd.pid").content_string.strip() != pid
+    finally:
+        out, recap = run_playbook("pacsgate.listener.site")
+    assert "changed=2 " in recap and HANDLER in out, recap
+    assert "INETD_COMPAT=No" in host.file(defaults).content_string.splitlines()
+    assert "-inetd_compat" not in xinetd_args(host)
