@@ -1,11 +1,14 @@
 """The lean px-listen launcher, run by the Python of a throw-away virtualenv holding stand-ins
 for pypx, pfmisc, pudb and pydicom whose package __init__ files fail when run."""
 
+import fcntl
+import importlib.util
 import json
 import os
 import subprocess
 import sys
 import textwrap
+import types
 import venv
 
 import pytest
@@ -156,3 +159,37 @@ def test_check_imports_reports_an_avoided_module(fake_venv):
         with open(colors, 'w') as handle:
             handle.write(original)
     assert (res.returncode, res.stdout.strip()) == (1, 'avoided modules loaded: dask'), res.stderr
+
+
+def load_launcher():
+    spec = importlib.util.spec_from_file_location('px_listen_lean_under_test', LAUNCHER)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_filing_waits_for_an_exclusive_lock_once_storescp_returns(tmp_path):
+    lean = load_launcher()
+    listen = types.ModuleType('listen_under_test')
+    listen.subprocess = subprocess
+    lock = tmp_path / lean.FILING_LOCK
+
+    class Listen:
+        def __init__(self, args):
+            self.log_directory = args['log_directory']
+
+        def run(self):
+            assert not lock.exists()  # receiving: no lock yet
+            listen.subprocess.run(['true'], check=True)  # storescp has returned: filing starts
+            return lock.exists()
+
+    listen.Listen = Listen
+    lean.one_filing_at_a_time(listen)
+    assert listen.Listen({'log_directory': str(tmp_path)}).run() is True
+    with open(str(lock)) as other:
+        # Another association's filing pass would wait here.
+        with pytest.raises(BlockingIOError):
+            fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    # Everything else in subprocess is the real thing.
+    assert listen.subprocess.check_output(['echo', 'x']) == b'x\n'
+    assert subprocess.run.__module__ == 'subprocess'
