@@ -158,6 +158,11 @@ def one_filing_at_a_time(listen_module):
     def run(*args, **kwargs):
         result = real_subprocess.run(*args, **kwargs)
         if "lock" in state and "handle" not in state:
+            # pydicom, deferred until the filing pass, is loaded before the wait: the lock
+            # covers the filing itself, not an import each association pays anyway.
+            pydicom = getattr(listen_module, "pydicom", None)
+            if pydicom is not None:
+                getattr(pydicom, "dcmread", None)
             handle = open(state["lock"], "a")  # pylint: disable=consider-using-with
             fcntl.flock(handle, fcntl.LOCK_EX)
             state["handle"] = handle  # released when px-listen exits
