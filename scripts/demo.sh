@@ -17,12 +17,13 @@ if [ "${1:-}" = clean ]; then
   exit 0
 fi
 
-prepare_environment
+# Only the image the demo's gateway runs (Debian 12).
+prepare_environment bookworm
 mkdir -p "$demo"
 
 if [ "$(docker inspect -f '{{.State.Running}}' "$name" 2>/dev/null)" != true ]; then
   docker rm -f "$name" >/dev/null 2>&1 || true
-  log "Starting the gateway container $name ($PACSGATE_IMAGE)"
+  log "Starting the gateway container $name ($PACSGATE_IMAGE; systemd boots in a few seconds)"
   docker run -d --name "$name" --hostname "$name" \
     --cap-add SYS_ADMIN --security-opt seccomp=unconfined --cgroupns=host \
     -v /sys/fs/cgroup:/sys/fs/cgroup:rw -v "$PACSGATE_PIP_CACHE:/root/.cache/pip:rw" \
@@ -45,7 +46,7 @@ pacs_gateways:
         - {name: demo-pacs, aetitle: DEMO-PACS, host: "$PACSGATE_DOCKER_HOST_IP", port: 104}
 YAML
 
-log "Configuring the gateway: ansible-playbook pacsgate.listener.site"
+log "Configuring the gateway: ansible-playbook pacsgate.listener.site (about 2 minutes the first time: packages and pypx; seconds afterwards)"
 ansible-playbook -i "$demo/inventory.yml" pacsgate.listener.site
 
 ip=$(docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$name")

@@ -4,10 +4,12 @@
 # The tag carries a hash of this recipe, so a changed recipe builds a new image and an unchanged
 # one is reused from Docker's image store (a cache that is safe to lose).
 #
-# Usage: scripts/image.sh [SUITE]   (SUITE: bookworm (default), bullseye, trixie)
-# Prints the image tag on stdout.
+# Usage: scripts/image.sh [--cached] [SUITE]   (SUITE: bookworm (default), bullseye, trixie)
+# Prints the image tag on stdout. With --cached it builds nothing: exit 1 when the image is missing.
 set -euo pipefail
 
+cached_only=false
+if [ "${1:-}" = --cached ]; then cached_only=true; shift; fi
 suite=${1:-bookworm}
 mirror=${PACSGATE_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 packages=python3,python3-apt,sudo,systemd,systemd-sysv,dbus,iproute2,procps,ca-certificates
@@ -19,6 +21,7 @@ if docker image inspect "$tag" >/dev/null 2>&1; then
   echo "$tag"
   exit 0
 fi
+$cached_only && exit 1
 
 command -v debootstrap >/dev/null || {
   echo "image.sh: installing debootstrap" >&2

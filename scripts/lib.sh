@@ -12,6 +12,8 @@ venv="$shared_cache/venv-$(sha256sum "$repo/requirements.txt" | cut -c1-12)"
 mkdir -p "$cache" "$shared_cache"
 
 log() { printf '\n==> %s\n' "$*" >&2; }
+# Seconds since a step began, for the step's closing line.
+took() { echo "$((SECONDS - $1)) s"; }
 
 apt_install() {
   local missing=()
@@ -19,11 +21,13 @@ apt_install() {
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
   done
   [ ${#missing[@]} -eq 0 ] && return 0
-  log "Installing Debian packages: ${missing[*]}"
+  local t0=$SECONDS
+  log "Installing Debian packages: ${missing[*]} (first run only; about a minute)"
   if [ ! -f "$cache/apt-updated" ] || [ -n "$(find "$cache/apt-updated" -mmin +360)" ]; then
     apt-get update -qq && touch "$cache/apt-updated"
   fi
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  echo "installed in $(took $t0)" >&2
 }
 
 # The Docker engine from Debian's packages, started in the background if none answers.
@@ -51,11 +55,13 @@ ensure_host_tools() {
 # file is written last, so an interrupted install is redone.
 ensure_venv() {
   if [ ! -f "$venv/.complete" ]; then
-    log "Creating the virtualenv $venv from requirements.txt"
+    local t0=$SECONDS
+    log "Creating the virtualenv $venv from requirements.txt (first run only; about 1 to 3 minutes: Ansible, Molecule, pytest, pydicom)"
     rm -rf "$venv"
     python3 -m venv "$venv"
-    "$venv/bin/pip" install -q -r "$repo/requirements.txt"
+    "$venv/bin/pip" install -q --progress-bar off -r "$repo/requirements.txt"
     touch "$venv/.complete"
+    echo "virtualenv ready in $(took $t0)" >&2
   fi
   export PATH="$venv/bin:$PATH"
   export VIRTUAL_ENV="$venv"
@@ -78,26 +84,42 @@ host_ca_bundle() {
   echo ""
 }
 
-# Everything the scenarios and the demo need in their environment.
+# The image of one Debian suite, built with debootstrap on first use (cached by tag).
+ensure_image() {
+  local suite=$1 tag t0=$SECONDS
+  if ! tag=$("$repo/scripts/image.sh" --cached "$suite"); then
+    log "Building the Debian $suite image with debootstrap (first run only; about a minute)"
+    tag=$("$repo/scripts/image.sh" "$suite") || return 1
+    echo "image $tag built in $(took $t0)" >&2
+  fi
+  echo "$tag"
+}
+
+# Everything the scenarios and the demo need in their environment, with the images of the given
+# Debian suites only (all three supported ones when none is given).
 prepare_environment() {
+  local suites=("$@") suite var
+  [ ${#suites[@]} -gt 0 ] || suites=(bookworm bullseye trixie)
   ensure_host_tools
   ensure_docker
   ensure_venv
   ensure_collection_path
-  PACSGATE_IMAGE=$("$repo/scripts/image.sh" "${PACSGATE_SUITE:-bookworm}")
-  # One image per supported Debian release, for the default scenario's three gateways.
-  PACSGATE_IMAGE_BULLSEYE=$("$repo/scripts/image.sh" bullseye)
-  PACSGATE_IMAGE_BOOKWORM=$("$repo/scripts/image.sh" bookworm)
-  PACSGATE_IMAGE_TRIXIE=$("$repo/scripts/image.sh" trixie)
+  for suite in "${suites[@]}"; do
+    var="PACSGATE_IMAGE_${suite^^}"
+    printf -v "$var" '%s' "$(ensure_image "$suite")"
+    [ -n "${!var}" ] || { echo "cannot build the $suite image" >&2; return 1; }
+    export "${var?}"
+  done
+  PACSGATE_IMAGE=$(ensure_image "${PACSGATE_SUITE:-bookworm}") || return 1
   PACSGATE_PIP_CA_BUNDLE=$(host_ca_bundle)
   PACSGATE_PIP_CACHE="$shared_cache/pip-gateway"
   mkdir -p "$PACSGATE_PIP_CACHE"
   # Where the airgap scenario builds (once per recipe) the wheelhouse of its gateway's release.
   PACSGATE_WHEELHOUSE="$shared_cache/wheelhouse-${PACSGATE_SUITE:-bookworm}.tar"
   # The address the gateway containers see the Docker host at: the test PACS sends from there.
-  PACSGATE_DOCKER_HOST_IP=$(docker network inspect bridge -f '{{(index .IPAM.Config 0).Gateway}}')
-  export PACSGATE_IMAGE PACSGATE_IMAGE_BULLSEYE PACSGATE_IMAGE_BOOKWORM PACSGATE_IMAGE_TRIXIE
-  export PACSGATE_PIP_CA_BUNDLE PACSGATE_PIP_CACHE PACSGATE_DOCKER_HOST_IP PACSGATE_WHEELHOUSE
+  # Engines differ in what they report (scripts/docker_host_address.py tries three sources).
+  PACSGATE_DOCKER_HOST_IP=$(python3 "$repo/scripts/docker_host_address.py" --verbose --image "$PACSGATE_IMAGE") || return 1
+  export PACSGATE_IMAGE PACSGATE_PIP_CA_BUNDLE PACSGATE_PIP_CACHE PACSGATE_DOCKER_HOST_IP PACSGATE_WHEELHOUSE
   export ANSIBLE_FORCE_COLOR=0 PY_COLORS=0
 }
 

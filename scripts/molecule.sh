@@ -4,6 +4,6 @@
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "$0")/lib.sh"
-prepare_environment
+prepare_environment bookworm bullseye trixie
 cd "$repo"
 exec molecule "$@"

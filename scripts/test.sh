@@ -5,7 +5,7 @@ set -uo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "$0")/lib.sh"
 set -e
-prepare_environment
+prepare_environment bookworm bullseye trixie
 set +e
 cd "$repo"
 

@@ -5,7 +5,7 @@
 set -euo pipefail
 # shellcheck source=scripts/lib.sh disable=SC1091
 . "$(dirname "$0")/../../scripts/lib.sh"
-prepare_environment
+prepare_environment bookworm
 cd "${repo:?}"
 cleanup() {
   docker ps -aq --filter 'name=^/pacsgate-perf-bench-' | xargs -r docker rm -f >/dev/null 2>&1 || true
