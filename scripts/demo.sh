@@ -54,7 +54,7 @@ port=10402 aet=CHRISLOCAL
 
 log "Sending a sample study (2 series, 25 instances each) to $aet at $ip:$port"
 rm -rf "$demo/study"
-manifest=$("$venv/bin/python" "$repo/tests/integration/dicomstudy.py" "$demo/study" --series 2 --per-series 25)
+manifest=$("$venv/bin/python" "$repo/tests/molecule/dicomstudy.py" "$demo/study" --series 2 --per-series 25)
 study_uid=$(printf '%s' "$manifest" | "$venv/bin/python" -c 'import json,sys; print(json.load(sys.stdin)["study_uid"])')
 TCP_NODELAY=1 /usr/bin/storescu -aet DEMO-PACS -aec "$aet" +sd "$ip" "$port" "$demo/study"
 

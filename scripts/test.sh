@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: lint, then Molecule in Docker with a real DICOM study.
 # Works on a fresh Debian machine as root; installs what it needs (see scripts/lib.sh).
+#   scripts/test.sh                 everything (what CI runs through .ci/run)
+#   scripts/test.sh NAME [NAME...]  only these Molecule scenarios (make test S=NAME)
 set -uo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -22,17 +24,18 @@ stage() {
 }
 
 start=$SECONDS
-stage yamllint yamllint --strict .
-stage ansible-lint ansible-lint --profile production
-stage "docs in sync" python tests/docs_sync.py
-stage "unit tests" run_unit_tests
-stage "ansible-test sanity" run_sanity
-stage "molecule default" molecule test --scenario-name default
-stage "molecule systemd-backend" molecule test --scenario-name systemd-backend
-stage "molecule security" molecule test --scenario-name security
-stage "molecule nosystemd" molecule test --scenario-name nosystemd
-stage "molecule rolling" molecule test --scenario-name rolling
-stage "molecule airgap" molecule test --scenario-name airgap
+scenarios=("$@")
+if [ ${#scenarios[@]} -eq 0 ]; then
+  scenarios=(default systemd-backend security nosystemd rolling airgap)
+  stage yamllint yamllint --strict .
+  stage ansible-lint ansible-lint --profile production
+  stage "docs in sync" python tests/docs_sync.py
+  stage "unit tests" run_unit_tests
+  stage "ansible-test sanity" run_sanity
+fi
+for scenario in "${scenarios[@]}"; do
+  stage "molecule $scenario" molecule test --scenario-name "$scenario"
+done
 
 echo >&2
 echo "suite wall time: $((SECONDS - start)) s" >&2

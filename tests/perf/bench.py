@@ -1,7 +1,7 @@
 """The benchmark behind `make bench`: one run, side by side on this machine.
 
 Receivers, each in a container of its own image family, sent to from the Docker host with dcmtk's
-storescu (TCP_NODELAY=1), studies generated with pydicom (fresh UIDs, tests/integration/dicomstudy.py):
+storescu (TCP_NODELAY=1), studies generated with pydicom (fresh UIDs, tests/molecule/dicomstudy.py):
   (a) a persistent dcmtk storescp with TCP_NODELAY, in the gateway container: the practical limit;
   (b) the gateway the role deploys (xinetd, the lean launcher, px-listen), converged by the role;
   (c) Orthanc from Debian's package, TCP_NODELAY in its environment too;
@@ -28,7 +28,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
-sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
+sys.path.insert(0, os.path.join(REPO, "tests", "molecule"))
 import dicomstudy  # noqa: E402
 
 PREFIX = "pacsgate-perf-bench-"

@@ -7,6 +7,9 @@ import pytest
 
 from harness import run_playbook
 
+# Removes the listener (or switches its backend): after the other modules (conftest.py).
+RUN_LAST = 1
+
 pytestmark = pytest.mark.skipif("MOLECULE_INVENTORY_FILE" not in os.environ, reason="needs Molecule's inventory")
 
 UNITS = ["/etc/systemd/system/dicomlistener%s" % suffix for suffix in (".socket", "@.service", "-resume.service")]

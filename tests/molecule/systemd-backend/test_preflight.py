@@ -11,7 +11,7 @@ from harness import run_playbook, snapshot
 pytestmark = pytest.mark.skipif("MOLECULE_INVENTORY_FILE" not in os.environ, reason="needs Molecule's inventory")
 
 UNIT_DIR = "/etc/systemd/system"
-NO_SYSTEMD = "pacsgate-sdb-nosystemd"
+NO_SYSTEMD = "pacsgate-systemd-backend-nosystemd"
 
 
 def test_a_host_without_systemd_is_refused(tmp_path):

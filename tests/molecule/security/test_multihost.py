@@ -13,7 +13,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "integration"))
 import dicomstudy  # noqa: E402
 from harness import count  # noqa: E402
 
-GATEWAY, PACS, INTRUDER = "pacsgate-sec-gw", "pacsgate-sec-pacs", "pacsgate-sec-intruder"
+GATEWAY, PACS, INTRUDER = "pacsgate-security-gw", "pacsgate-security-pacs", "pacsgate-security-intruder"
 GW_IP, PACS_IP, INTRUDER_IP = "172.30.250.10", "172.30.250.20", "172.30.250.30"
 PORT, AET = 10402, "CHRISLOCAL"
 BURST = 50

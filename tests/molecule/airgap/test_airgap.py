@@ -16,8 +16,8 @@ import pytest
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "integration"))
 import dicomstudy  # noqa: E402
 
-GATEWAY, PACS = "pacsgate-plat-gw", "pacsgate-plat-pacs"
-NETWORK, GW_IP = "pacsgate-plat-airgap", "172.30.247.10"
+GATEWAY, PACS = "pacsgate-airgap-gw", "pacsgate-airgap-pacs"
+NETWORK, GW_IP = "pacsgate-airgap", "172.30.247.10"
 PORT, AET, PACS_AET = 10402, "CHRISLOCAL", "PACSGATE-PACS"
 VENV = "/opt/pypx"
 

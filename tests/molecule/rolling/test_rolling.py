@@ -19,7 +19,7 @@ import pytest
 import harness as shared
 
 dicomstudy = shared.dicomstudy
-GATEWAYS = ("pacsgate-int-gw1", "pacsgate-int-gw2")
+GATEWAYS = ("pacsgate-rolling-gw1", "pacsgate-rolling-gw2")
 PORT, AET, DATA = 10402, "CHRISLOCAL", "/home/dicom/data"
 SECOND_PACS = {"name": "second-pacs", "aetitle": "SECOND-PACS", "host": "192.0.2.10", "port": 11112}
 INSTANCES_PER_STUDY = 3

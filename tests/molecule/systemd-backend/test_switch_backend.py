@@ -7,6 +7,9 @@ import pytest
 
 from harness import SENDER_AET, dcmtk, run_playbook
 
+# Removes the listener (or switches its backend): after the other modules (conftest.py).
+RUN_LAST = 2
+
 pytestmark = pytest.mark.skipif("MOLECULE_INVENTORY_FILE" not in os.environ, reason="needs Molecule's inventory")
 
 SOCKET = "/etc/systemd/system/dicomlistener.socket"

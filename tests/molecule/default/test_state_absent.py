@@ -10,6 +10,9 @@ from harness import FULL_HOST_ONLY, run_playbook
 # Expensive: on the Debian 12 gateway only.
 testinfra_hosts = FULL_HOST_ONLY
 
+# Removes the listener (or switches its backend): after the other modules (conftest.py).
+RUN_LAST = 1
+
 pytestmark = pytest.mark.skipif("MOLECULE_INVENTORY_FILE" not in os.environ, reason="needs Molecule's inventory")
 
 
