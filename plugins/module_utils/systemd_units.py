@@ -16,6 +16,9 @@ __metaclass__ = type
 
 import os
 import shlex
+import shutil
+import subprocess
+import tempfile
 
 SHOW_PROPERTIES = ('Id', 'LoadState', 'ActiveState', 'SubState', 'UnitFileState', 'Result',
                    'NAccepted', 'NConnections', 'NRefused', 'Listen', 'IPAddressAllow', 'IPAddressDeny')
@@ -175,3 +178,58 @@ def socket_state(props):
         'refused': _int_or_none(props.get('NRefused')),
         'listen': [item for item in (props.get('Listen') or '').split('\n') if item],
     }
+
+
+def _siblings(unit_name, unit_dir):
+    """The units in unit_dir that a unit may refer to: same stem (its socket or service), and the
+    listener's resume unit."""
+    stem = unit_name.split('@')[0].rsplit('.', 1)[0]
+    found = []
+    for name in sorted(os.listdir(unit_dir)) if os.path.isdir(unit_dir) else []:
+        if name != unit_name and name.split('@')[0].rsplit('.', 1)[0] in (stem, stem + '-resume'):
+            found.append(name)
+    return found
+
+
+def unit_problems(path, unit_name, unit_dir, run=subprocess.run):
+    """What `systemd-analyze verify` says about the rendered unit ``path`` installed as
+    ``unit_name``, as a list of lines (empty when it says nothing).
+
+    systemd-analyze verify needs the unit under its real name, and only warns (exit 0) about unknown
+    keys and values it cannot parse, which systemd then ignores: any remark about the unit counts.
+    The unit is copied with its siblings from ``unit_dir`` (a socket needs its service) into an empty
+    directory and verified there."""
+    work = tempfile.mkdtemp(prefix='pacsgate-verify-')
+    try:
+        for name in _siblings(unit_name, unit_dir):
+            shutil.copyfile(os.path.join(unit_dir, name), os.path.join(work, name))
+        staged = os.path.join(work, unit_name)
+        shutil.copyfile(path, staged)
+        proc = run(['systemd-analyze', 'verify', '--man=no', staged], stdout=subprocess.PIPE,
+                   stderr=subprocess.STDOUT, universal_newlines=True, check=False)
+        stem = unit_name.replace('@.', '@').rsplit('.', 1)[0]
+        # Remarks about other units of the host are not ours to judge.
+        ours = [line for line in proc.stdout.splitlines() if work in line or line.startswith(stem)]
+        if proc.returncode != 0 and not ours:
+            ours = [proc.stdout.strip() or 'systemd-analyze verify exited %d' % proc.returncode]
+        return ours
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def main(argv, stderr):
+    """The check the dicom_listener role runs before a rendered unit replaces the live one
+    (``python -m pacsgate_listener.systemd_units FILE UNIT_NAME UNIT_DIR``). Returns 0 when
+    systemd-analyze says nothing about the unit, 1 with its remarks on stderr, 2 on wrong usage."""
+    if len(argv) != 4:
+        stderr.write('usage: python -m pacsgate_listener.systemd_units FILE UNIT_NAME UNIT_DIR\n')
+        return 2
+    problems = unit_problems(argv[1], argv[2], argv[3])
+    if problems:
+        stderr.write('%s is not a valid %s:\n%s\n' % (argv[1], argv[2], '\n'.join(problems)))
+    return 1 if problems else 0
+
+
+if __name__ == '__main__':
+    import sys
+    sys.exit(main(sys.argv, sys.stderr))

@@ -501,3 +501,45 @@ def validate_service(attributes, name=None):
         if attr not in attributes:
             problems.append("missing required attribute '{0}'".format(attr))
     return [prefix + problem for problem in problems]
+
+
+def file_problems(path, name, conf='/etc/xinetd.conf'):
+    """Every reason not to install the service file ``path`` as the service ``name``, as strings.
+
+    The file must hold exactly that service, and its attributes with the defaults of ``conf`` (when it
+    exists) must pass :func:`validate_service`."""
+    try:
+        parsed = parse_file(path)
+    except (IOError, OSError, XinetdParseError) as exc:
+        return [str(exc)]
+    names = [service['name'] for service in parsed['services']]
+    if names != [name]:
+        return ['{0} must hold exactly the service {1}; it holds {2}'.format(path, name, names or 'none')]
+    defaults = None
+    try:
+        defaults = parse_file(conf)['defaults']
+    except (IOError, OSError) as exc:
+        if getattr(exc, 'errno', None) != 2:
+            return ['cannot read the defaults in {0}: {1}'.format(conf, exc)]
+    except XinetdParseError as exc:
+        return ['cannot read the defaults in {0}: {1}'.format(conf, exc)]
+    return validate_service(effective_attributes(parsed['services'][0], defaults), name)
+
+
+def main(argv, stderr):
+    """The check the dicom_listener role runs before a rendered service file replaces the live one
+    (``python -m pacsgate_listener.xinetd FILE SERVICE [XINETD_CONF]``): xinetd has no parse-only
+    mode, exits 0 even when every service is invalid and skips a broken service with a log line.
+    Returns 0 when the file is fine, 1 with one reason a line on stderr otherwise, 2 on wrong usage."""
+    if len(argv) not in (3, 4):
+        stderr.write('usage: python -m pacsgate_listener.xinetd FILE SERVICE [XINETD_CONF]\n')
+        return 2
+    problems = file_problems(argv[1], argv[2], argv[3] if len(argv) == 4 else '/etc/xinetd.conf')
+    for problem in problems:
+        stderr.write(problem + '\n')
+    return 1 if problems else 0
+
+
+if __name__ == '__main__':
+    import sys
+    sys.exit(main(sys.argv, sys.stderr))

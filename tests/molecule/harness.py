@@ -1,14 +1,15 @@
 """The Molecule verifiers' shared harness: facts about the gateway under test, a real DICOM study
 sent to it from the Docker host with dcmtk's storescu, helpers, and the figures a run measured.
 
-Each verifier directory's conftest.py imports its fixtures (gw, sent_study) and its summary hook
-from here; test modules import the helpers directly (`from harness import ...`)."""
+tests/molecule/conftest.py imports its fixtures (gw, sent_study) and its summary hook from here;
+test modules import the helpers directly (`from harness import ...`)."""
 
 import collections
 import json
 import os
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -152,3 +153,140 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.section("figures")
         for table, counter in FIGURES.items():
             terminalreporter.write_line("%s: %s" % (table, ", ".join("%s %d" % kv for kv in counter.items())))
+
+
+# --- Sending with accounting: what the gateway acknowledged, and what it filed byte for byte ---
+
+SUCCESS = 0x0000
+
+
+def dataset_digest(data):
+    """sha256 of a DICOM file's data set, the bytes after the file meta information: what a sender
+    transmits and what the gateway must keep byte for byte (storescp --bit-preserving writes them as
+    received, behind a file meta group of its own)."""
+    import hashlib
+    import struct
+    if data[128:132] != b"DICM":
+        raise ValueError("not a DICOM file (no DICM prefix)")
+    # (0002,0000) FileMetaInformationGroupLength, explicit VR little endian: tag, "UL", length 4, value.
+    if data[132:138] != b"\x02\x00\x00\x00UL":
+        raise ValueError("the file meta group does not start with its group length")
+    (group_length,) = struct.unpack("<I", data[140:144])
+    return hashlib.sha256(data[144 + group_length:]).hexdigest()
+
+
+# The same function, run on a gateway over every file it filed for a study: prints "uid digest".
+_GATEWAY_DIGESTS = r"""
+import hashlib, os, struct, sys
+data_dir, study = sys.argv[1], sys.argv[2]
+for root, dirs, files in os.walk(data_dir):
+    if study not in root:
+        continue
+    for name in files:
+        if not name.endswith('.dcm'):
+            continue
+        with open(os.path.join(root, name), 'rb') as handle:
+            data = handle.read()
+        (length,) = struct.unpack('<I', data[140:144])
+        print(name[:-4].split('-', 1)[1], hashlib.sha256(data[144 + length:]).hexdigest())
+"""
+
+
+def filed_digests(host, data_dir, study_uid):
+    """{SOPInstanceUID: data set digest} of every instance filed for the study on the gateway."""
+    out = host.run("python3 -c %s %s %s", _GATEWAY_DIGESTS, data_dir, study_uid)
+    assert out.rc == 0, out.stderr
+    return dict(line.split() for line in out.stdout.splitlines() if line.strip())
+
+
+def quarantined(host, tmp_dir):
+    """{received file name: reason} of every quarantined instance on the gateway."""
+    out = host.run("find %s/quarantine -name '*.reason.json' -exec sh -c 'printf \"%%s \" \"$1\"; "
+                   "cat \"$1\"; echo' _ {} \\; 2>/dev/null", tmp_dir).stdout
+    found = {}
+    for line in out.splitlines():
+        path, _sep, text = line.partition(" ")
+        if path:
+            found[os.path.basename(path)[:-len(".reason.json")]] = json.loads(text or "{}").get("reason")
+    return found
+
+
+class Sender(threading.Thread):
+    """One association from the Docker host (pynetdicom) sending files one after another, each as
+    the bytes of its data set in the file, `gap` seconds apart, and recording what the gateway
+    acknowledged. Sends until the files run out, or until `stop` is set and `at_least` were sent;
+    an association the gateway ends midway ends the sending (the rest is not acknowledged)."""
+
+    def __init__(self, gw, paths, gap=0.05, at_least=0, calling=SENDER_AET, called=None, port=None,
+                 contexts=None, tls=None):
+        super().__init__(daemon=True)
+        self.gw, self.paths, self.gap, self.at_least = gw, list(paths), gap, at_least
+        self.calling, self.called = calling, called or gw["aetitle"]
+        self.port = port or gw["port"]
+        self.contexts, self.tls = contexts, tls
+        self.stop = threading.Event()
+        self.started_sending = threading.Event()
+        self.associated = False
+        self.acknowledged, self.refused, self.sent = [], [], []
+        self.aborted = False
+        self.error = None
+
+    def run(self):
+        from pydicom import dcmread
+        from pynetdicom import AE, StoragePresentationContexts, _config
+        # Send each file's data set as the bytes it holds, not decoded and encoded again.
+        _config.STORE_SEND_CHUNKED_DATASET = True
+        try:
+            ae = AE(ae_title=self.calling)
+            ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = 60
+            if self.contexts:
+                for context in self.contexts:
+                    ae.add_requested_context(*context)
+            else:
+                ae.requested_contexts = StoragePresentationContexts[:120]
+            assoc = ae.associate(self.gw["ip"], self.port, ae_title=self.called, tls_args=self.tls)
+            self.associated = assoc.is_established
+            if not self.associated:
+                return
+            for path in self.paths:
+                uid = dcmread(path, stop_before_pixels=True).SOPInstanceUID
+                self.started_sending.set()
+                status = assoc.send_c_store(path)
+                self.sent.append(uid)
+                if getattr(status, "Status", None) == SUCCESS:
+                    self.acknowledged.append(uid)
+                else:
+                    self.refused.append(uid)
+                if not assoc.is_established:
+                    self.aborted = True
+                    return
+                if self.stop.wait(self.gap) and len(self.sent) >= self.at_least:
+                    break
+            assoc.release()
+        except Exception as exc:  # pylint: disable=broad-except
+            self.error = repr(exc)
+
+
+def account(host, gw, study_uid, sender, sources, timeout=180):
+    """Wait until every acknowledged instance is filed or quarantined, then return the figures of a
+    zero-loss test: acknowledged, filed byte-identical to what was sent, quarantined with a reason,
+    and what is neither (lost). `sources` maps SOPInstanceUID to the digest of the data set sent."""
+    acked = set(sender.acknowledged)
+    deadline = time.monotonic() + timeout
+    while True:
+        digests = filed_digests(host, gw["data_dir"], study_uid)
+        held = quarantined(host, gw["tmp_dir"])
+        held_uids = {name.split(".", 1)[1] for name in held if "." in name}
+        identical = {uid for uid in acked if digests.get(uid) == sources[uid]}
+        lost = acked - identical - held_uids
+        if not lost or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    return {
+        "acknowledged": len(acked),
+        "filed byte-identical": len(identical),
+        "quarantined with a reason": len(acked & held_uids),
+        "lost": len(lost),
+        "filed but different": len({uid for uid in acked if uid in digests and digests[uid] != sources[uid]}),
+        "reasons": sorted({held[name] for name in held}),
+    }

@@ -1,6 +1,8 @@
 """Unit tests of plugins/module_utils/systemd_units.py with units as the role renders them and
 recorded `systemctl show` output."""
 
+import os
+
 import pytest
 
 from ansible_collections.pacsgate.listener.plugins.module_utils import systemd_units
@@ -163,3 +165,49 @@ def test_socket_state_of_an_unknown_unit():
     state = systemd_units.socket_state(systemd_units.parse_show(SHOW_UNKNOWN))
     assert (state["loaded"], state["active"], state["enabled"], state["accepted"]) == (False, False, None, None)
     assert state["listen"] == []
+
+
+# --- the check the role runs before a unit replaces the live one ------------------------------
+
+
+class FakeVerify:
+    """Stands in for `systemd-analyze verify`: records the staged directory, answers as told."""
+
+    def __init__(self, rc=0, out=''):
+        self.rc, self.out, self.staged = rc, out, None
+
+    def __call__(self, argv, **_kwargs):
+        self.staged = sorted(os.listdir(os.path.dirname(argv[-1])))
+        out = self.out.replace('STAGED', os.path.dirname(argv[-1]))
+
+        class Result:
+            returncode, stdout = self.rc, out
+        return Result()
+
+
+def test_unit_check_stages_the_unit_with_its_siblings(tmp_path):
+    (tmp_path / 'dicomlistener@.service').write_text('[Service]\n')
+    (tmp_path / 'dicomlistener-resume.service').write_text('[Service]\n')
+    (tmp_path / 'other.service').write_text('[Service]\n')
+    rendered = tmp_path / 'rendered'
+    rendered.write_text('[Socket]\nListenStream=1\n')
+    fake = FakeVerify()
+    assert systemd_units.unit_problems(str(rendered), 'dicomlistener.socket', str(tmp_path), run=fake) == []
+    assert fake.staged == ['dicomlistener-resume.service', 'dicomlistener.socket', 'dicomlistener@.service']
+
+
+def test_unit_check_counts_every_remark_about_the_unit(tmp_path):
+    rendered = tmp_path / 'rendered'
+    rendered.write_text('[Service]\nBogus=1\n')
+    fake = FakeVerify(0, "STAGED/x.service:2: Unknown key name 'Bogus' in section 'Service', ignoring.\n"
+                         "/lib/systemd/system/other.service:1: something about another unit\n")
+    problems = systemd_units.unit_problems(str(rendered), 'x.service', str(tmp_path / 'none'), run=fake)
+    assert len(problems) == 1 and 'Bogus' in problems[0]
+
+
+def test_unit_check_reports_a_failing_verify(tmp_path):
+    rendered = tmp_path / 'rendered'
+    rendered.write_text('')
+    fake = FakeVerify(1, '')
+    assert systemd_units.unit_problems(str(rendered), 'x.service', str(tmp_path), run=fake) == [
+        'systemd-analyze verify exited 1']

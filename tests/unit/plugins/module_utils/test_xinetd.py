@@ -562,3 +562,41 @@ def test_validate_reports_every_problem_in_attribute_order():
         "service 'x.y': unknown attribute 'zeta'",
         "service 'x.y': missing required attribute 'server'",
     ]
+
+
+# --- the check the role runs before a service file replaces the live one ------------------------
+
+
+def test_file_check_accepts_the_rendered_file(tmp_path):
+    path = tmp_path / 'dicomlistener'
+    path.write_text(RENDERED_DICOMLISTENER)
+    conf = tmp_path / 'xinetd.conf'
+    conf.write_text(DEBIAN_XINETD_CONF)
+    assert xinetd.file_problems(str(path), 'dicomlistener', str(conf)) == []
+    # No xinetd.conf at all (xinetd not installed yet) is no problem either.
+    assert xinetd.file_problems(str(path), 'dicomlistener', str(tmp_path / 'none')) == []
+
+
+@pytest.mark.parametrize('text, reason', [
+    (RENDERED_DICOMLISTENER.replace('port            = 10402', 'port = 10402\n    port = x'), 'port'),
+    (RENDERED_DICOMLISTENER.replace('service dicomlistener', 'service other'), 'exactly the service dicomlistener'),
+    (RENDERED_DICOMLISTENER + RENDERED_DICOMLISTENER.replace('dicomlistener', 'second'), 'exactly the service'),
+    ('service dicomlistener {\n}\n', 'own'),
+])
+def test_file_check_refuses_what_xinetd_would_skip(tmp_path, text, reason):
+    path = tmp_path / 'dicomlistener'
+    path.write_text(text)
+    problems = xinetd.file_problems(str(path), 'dicomlistener', str(tmp_path / 'none'))
+    assert problems and reason in ' '.join(problems)
+
+
+def test_main_exit_codes(tmp_path, capsys):
+    import sys
+    good = tmp_path / 'good'
+    good.write_text(RENDERED_DICOMLISTENER)
+    bad = tmp_path / 'bad'
+    bad.write_text(RENDERED_DICOMLISTENER.replace('wait            = no', 'wait = sometimes'))
+    assert xinetd.main(['x', str(good), 'dicomlistener', str(tmp_path / 'none')], sys.stderr) == 0
+    assert xinetd.main(['x', str(bad), 'dicomlistener', str(tmp_path / 'none')], sys.stderr) == 1
+    assert 'wait' in capsys.readouterr().err
+    assert xinetd.main(['x'], sys.stderr) == 2
