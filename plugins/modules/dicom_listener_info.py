@@ -436,6 +436,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.pacsgate.listener.plugins.module_utils import gateway
 from ansible_collections.pacsgate.listener.plugins.module_utils import systemd_units
+from ansible_collections.pacsgate.listener.plugins.module_utils import validate
 from ansible_collections.pacsgate.listener.plugins.module_utils import xinetd
 
 XINETD_BINARIES = ('/usr/sbin/xinetd', '/usr/bin/xinetd')
@@ -619,6 +620,17 @@ def summarise(result):
     return '%s: %s%s' % (where, state, ' [%s]' % '; '.join(notes) if notes else '')
 
 
+def parameter_problems(params):
+    """The problems with the options that name things, from the validators the role uses too."""
+    problems = validate.service_name(params['service_name'], 'service_name')
+    for key in ('aetitle', 'calling_aetitle'):
+        if params[key] is not None:
+            problems += validate.aetitle(params[key], key)
+    if params['host'] is not None:
+        problems += validate.host(params['host'], 'host')
+    return problems + validate.pacs(params['pacs'], 'pacs')
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -648,8 +660,9 @@ def main():
         supports_check_mode=True,
     )
     params = module.params
-    if '.' in params['service_name'] or '/' in params['service_name']:
-        module.fail_json(msg="service_name '%s' must not contain a dot or a slash" % params['service_name'])
+    problems = parameter_problems(params)
+    if problems:
+        module.fail_json(msg='; '.join(problems), problems=problems)
 
     host_ip, reason, host_ips = network_facts(module)
     if params['backend'] == 'systemd':
