@@ -2,13 +2,15 @@
 # Shared set-up for the test suite and the demo. Every step installs what it needs on a fresh
 # Debian machine (as root) and is quick when its work is already done. Caches are safe to lose and
 # shared by every checkout on the machine (PACSGATE_CACHE, default ~/.cache/pacsgate): the
-# virtualenv (one per requirements.txt hash), pip's download cache of the gateway containers; and
-# Docker images, tagged by the hash of their recipe.
+# virtualenv (one per hash of requirements/test.txt and lint.txt), pip's download cache of the
+# gateway containers; and Docker images, tagged by the hash of their recipe.
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cache="$repo/.cache"
 shared_cache="${PACSGATE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pacsgate}"
-venv="$shared_cache/venv-$(sha256sum "$repo/requirements.txt" | cut -c1-12)"
+# The harness virtualenv: what the suite runs (requirements/test.txt) and its linters (lint.txt).
+venv_requirements=("$repo/requirements/test.txt" "$repo/requirements/lint.txt")
+venv="$shared_cache/venv-$(cat "${venv_requirements[@]}" | sha256sum | cut -c1-12)"
 mkdir -p "$cache" "$shared_cache"
 
 log() { printf '\n==> %s\n' "$*" >&2; }
@@ -51,20 +53,33 @@ ensure_host_tools() {
   apt_install dcmtk debootstrap python3-venv ca-certificates shellcheck
 }
 
-# The virtualenv with the pinned tools; its name carries the hash of requirements.txt. The stamp
-# file is written last, so an interrupted install is redone.
+# The virtualenv with the pinned tools; its name carries the hash of requirements/test.txt and
+# lint.txt. The stamp file is written last, so an interrupted install is redone.
 ensure_venv() {
   if [ ! -f "$venv/.complete" ]; then
     local t0=$SECONDS
-    log "Creating the virtualenv $venv from requirements.txt (first run only; about 1 to 3 minutes: Ansible, Molecule, pytest, pydicom)"
+    log "Creating the virtualenv $venv from requirements/test.txt and lint.txt (first run only; about 1 to 3 minutes: Ansible, Molecule, pytest, pydicom, the linters)"
     rm -rf "$venv"
     python3 -m venv "$venv"
-    "$venv/bin/pip" install -q --progress-bar off -r "$repo/requirements.txt"
+    "$venv/bin/pip" install -q --progress-bar off "${venv_requirements[@]/#/--requirement=}"
     touch "$venv/.complete"
     echo "virtualenv ready in $(took $t0)" >&2
   fi
   export PATH="$venv/bin:$PATH"
   export VIRTUAL_ENV="$venv"
+}
+
+# The benchmark's plotting libraries (requirements/bench.txt), added to the harness virtualenv
+# once per hash of that file.
+ensure_bench_requirements() {
+  ensure_venv
+  local stamp
+  stamp="$venv/.bench-$(sha256sum "$repo/requirements/bench.txt" | cut -c1-12)"
+  if [ ! -f "$stamp" ]; then
+    log "Adding requirements/bench.txt (matplotlib) to $venv"
+    "$venv/bin/pip" install -q --progress-bar off --requirement="$repo/requirements/bench.txt"
+    touch "$stamp"
+  fi
 }
 
 # Make this checkout the collection pacsgate.listener for ansible-playbook and Molecule.
@@ -123,11 +138,11 @@ prepare_environment() {
   export ANSIBLE_FORCE_COLOR=0 PY_COLORS=0
 }
 
-# ansible-test, from a virtualenv of its own with the ansible-core that requirements.txt pins, so
+# ansible-test, from a virtualenv of its own with the ansible-core requirements/test.txt pins, so
 # that the requirements it installs for its sanity tests stay out of the harness' virtualenv.
 ensure_ansible_test() {
   local core pip_version
-  core=$(grep -i '^ansible-core==' "$repo/requirements.txt")
+  core=$(grep -i '^ansible-core==' "$repo/requirements/test.txt")
   ansible_test_venv="$shared_cache/ansible-test-${core#*==}"
   if [ ! -f "$ansible_test_venv/.complete" ]; then
     log "Creating $ansible_test_venv for ansible-test"
