@@ -24,7 +24,7 @@ stage() {
 start=$SECONDS
 stage yamllint yamllint --strict .
 stage ansible-lint ansible-lint --profile production
-stage "docs in sync" python tests/docs_sync.py
+stage "docs in sync" python scripts/argspec_docs.py --check
 stage "unit tests" run_unit_tests
 stage "ansible-test sanity" run_sanity
 stage "molecule default" molecule test --scenario-name default
