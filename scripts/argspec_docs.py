@@ -93,8 +93,7 @@ def rows(options, prefix=""):
         yield "| `%s%s` | %s | %s | %s | %s |" % (prefix, name, type_of(spec), default, choices, description(spec))
         if spec.get("options"):
             sub = "%s%s%s." % (prefix, name, "[]" if spec.get("type") == "list" else "")
-            for row in rows(spec["options"], sub):
-                yield row
+            yield from rows(spec["options"], sub)
 
 
 def platforms(role_dir):

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Find the address the gateway containers reach the Docker host at.
 
 Docker engines differ in what they report, so three sources are tried in order:
