@@ -17,6 +17,27 @@ log() { printf '\n==> %s\n' "$*" >&2; }
 # Seconds since a step began, for the step's closing line.
 took() { echo "$((SECONDS - $1)) s"; }
 
+# Stages of the suite and of `make check`: each runs whatever the others did, and is counted;
+# stage_summary prints the closing line `stages: N passed, N failed` and fails if any failed.
+passed=0 failed=0 failures=()
+stage() {
+  local name=$1; shift
+  log "$name"
+  local t0=$SECONDS
+  if "$@"; then
+    passed=$((passed + 1)); echo "stage '$name' passed in $((SECONDS - t0)) s" >&2
+  else
+    failed=$((failed + 1)); failures+=("$name"); echo "stage '$name' FAILED after $((SECONDS - t0)) s" >&2
+  fi
+}
+stage_summary() {
+  echo >&2
+  echo "wall time: $((SECONDS - $1)) s" >&2
+  [ "$failed" -eq 0 ] || echo "failed stages: ${failures[*]}" >&2
+  echo "stages: $passed passed, $failed failed"
+  [ "$failed" -eq 0 ]
+}
+
 apt_install() {
   local missing=()
   for pkg in "$@"; do
@@ -175,6 +196,36 @@ run_sanity() {
   tree=$(ansible_test_tree)
   python=$(python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')
   (cd "$tree" && PATH="$ansible_test_venv/bin:$PATH" ansible-test sanity --requirements --python "$python" --color no)
+}
+
+# The changelog: fragments and changelogs/changelog.yaml pass antsibull-changelog's lints, and
+# CHANGELOG.md and changelog.yaml are what `antsibull-changelog generate` makes of them (checked on
+# a copy, so that the check changes nothing in the checkout).
+check_changelog() {
+  local tmp rc=0
+  (cd "$repo" && antsibull-changelog lint && antsibull-changelog lint-changelog-yaml changelogs/changelog.yaml) || return 1
+  tmp=$(mktemp -d)
+  cp -r "$repo/galaxy.yml" "$repo/CHANGELOG.md" "$repo/changelogs" "$tmp/"
+  (cd "$tmp" && antsibull-changelog generate) || rc=1
+  if [ "$rc" -eq 0 ] && ! { cmp -s "$tmp/CHANGELOG.md" "$repo/CHANGELOG.md" && cmp -s "$tmp/changelogs/changelog.yaml" "$repo/changelogs/changelog.yaml"; }; then
+    echo "CHANGELOG.md or changelogs/changelog.yaml is not what antsibull-changelog generates; run 'antsibull-changelog generate'" >&2
+    diff -u "$repo/CHANGELOG.md" "$tmp/CHANGELOG.md" | head -40 >&2
+    rc=1
+  fi
+  rm -rf "$tmp"
+  return "$rc"
+}
+
+# The checks that need neither Docker nor Molecule: `make check` (scripts/check.sh) and the first
+# stages of the suite (scripts/test.sh), so that the two never differ.
+run_checks() {
+  cd "$repo" || return 1
+  stage yamllint yamllint --strict .
+  stage ansible-lint ansible-lint --profile production
+  stage "docs in sync" python scripts/argspec_docs.py --check
+  stage changelog check_changelog
+  stage "unit tests" run_unit_tests
+  stage "ansible-test sanity" run_sanity
 }
 
 run_unit_tests() {
