@@ -221,11 +221,20 @@ check_changelog() {
 run_checks() {
   cd "$repo" || return 1
   stage yamllint yamllint --strict .
-  stage ansible-lint ansible-lint --profile production
+  # ansible-lint installs the collection it lints: without ANSIBLE_COLLECTIONS_PATH into the
+  # checkout's .ansible/; with it (set by ensure_collection_path) into ~/.ansible/collections, where
+  # a stale copy would shadow every other checkout's, and it then lints fewer files.
+  stage ansible-lint env -u ANSIBLE_COLLECTIONS_PATH ansible-lint --profile production
   stage "docs in sync" python scripts/argspec_docs.py --check
   stage changelog check_changelog
   stage "unit tests" run_unit_tests
   stage "ansible-test sanity" run_sanity
+}
+
+# Playbooks of the collection run against this host (tests/playbooks): the wheelhouse playbook
+# builds a real wheelhouse (the package index and about a minute).
+run_playbook_tests() {
+  (cd "$repo" && python -m pytest -p no:cacheprovider -q "$repo/tests/playbooks")
 }
 
 run_unit_tests() {

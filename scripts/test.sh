@@ -12,6 +12,7 @@ cd "$repo"
 start=$SECONDS
 # yamllint, ansible-lint, docs, changelog, unit tests, sanity: what `make check` runs.
 run_checks
+stage "wheelhouse playbook" run_playbook_tests
 stage "molecule default" molecule test --scenario-name default
 stage "molecule systemd-backend" molecule test --scenario-name systemd-backend
 stage "molecule security" molecule test --scenario-name security
