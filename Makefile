@@ -1,5 +1,7 @@
-# Shortcuts for the scripts the README documents.
-.PHONY: test demo demo-clean bench
+# Shortcuts for the repository's scripts (README.md, docs/testing.md).
+.PHONY: check test demo demo-clean bench
+check:
+	./scripts/check.sh
 # make test: the whole suite; make test S=NAME: only the Molecule scenario NAME.
 test:
 	./scripts/test.sh $(S)

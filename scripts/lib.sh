@@ -2,18 +2,41 @@
 # Shared set-up for the test suite and the demo. Every step installs what it needs on a fresh
 # Debian machine (as root) and is quick when its work is already done. Caches are safe to lose and
 # shared by every checkout on the machine (PACSGATE_CACHE, default ~/.cache/pacsgate): the
-# virtualenv (one per requirements.txt hash), pip's download cache of the gateway containers; and
-# Docker images, tagged by the hash of their recipe.
+# virtualenv (one per hash of requirements/test.txt and lint.txt), pip's download cache of the
+# gateway containers; and Docker images, tagged by the hash of their recipe.
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cache="$repo/.cache"
 shared_cache="${PACSGATE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pacsgate}"
-venv="$shared_cache/venv-$(sha256sum "$repo/requirements.txt" | cut -c1-12)"
+# The harness virtualenv: what the suite runs (requirements/test.txt) and its linters (lint.txt).
+venv_requirements=("$repo/requirements/test.txt" "$repo/requirements/lint.txt")
+venv="$shared_cache/venv-$(cat "${venv_requirements[@]}" | sha256sum | cut -c1-12)"
 mkdir -p "$cache" "$shared_cache"
 
 log() { printf '\n==> %s\n' "$*" >&2; }
 # Seconds since a step began, for the step's closing line.
 took() { echo "$((SECONDS - $1)) s"; }
+
+# Stages of the suite and of `make check`: each runs whatever the others did, and is counted;
+# stage_summary prints the closing line `stages: N passed, N failed` and fails if any failed.
+passed=0 failed=0 failures=()
+stage() {
+  local name=$1; shift
+  log "$name"
+  local t0=$SECONDS
+  if "$@"; then
+    passed=$((passed + 1)); echo "stage '$name' passed in $((SECONDS - t0)) s" >&2
+  else
+    failed=$((failed + 1)); failures+=("$name"); echo "stage '$name' FAILED after $((SECONDS - t0)) s" >&2
+  fi
+}
+stage_summary() {
+  echo >&2
+  echo "wall time: $((SECONDS - $1)) s" >&2
+  [ "$failed" -eq 0 ] || echo "failed stages: ${failures[*]}" >&2
+  echo "stages: $passed passed, $failed failed"
+  [ "$failed" -eq 0 ]
+}
 
 apt_install() {
   local missing=()
@@ -51,20 +74,33 @@ ensure_host_tools() {
   apt_install dcmtk debootstrap python3-venv ca-certificates shellcheck
 }
 
-# The virtualenv with the pinned tools; its name carries the hash of requirements.txt. The stamp
-# file is written last, so an interrupted install is redone.
+# The virtualenv with the pinned tools; its name carries the hash of requirements/test.txt and
+# lint.txt. The stamp file is written last, so an interrupted install is redone.
 ensure_venv() {
   if [ ! -f "$venv/.complete" ]; then
     local t0=$SECONDS
-    log "Creating the virtualenv $venv from requirements.txt (first run only; about 1 to 3 minutes: Ansible, Molecule, pytest, pydicom)"
+    log "Creating the virtualenv $venv from requirements/test.txt and lint.txt (first run only; about 1 to 3 minutes: Ansible, Molecule, pytest, pydicom, the linters)"
     rm -rf "$venv"
     python3 -m venv "$venv"
-    "$venv/bin/pip" install -q --progress-bar off -r "$repo/requirements.txt"
+    "$venv/bin/pip" install -q --progress-bar off "${venv_requirements[@]/#/--requirement=}"
     touch "$venv/.complete"
     echo "virtualenv ready in $(took $t0)" >&2
   fi
   export PATH="$venv/bin:$PATH"
   export VIRTUAL_ENV="$venv"
+}
+
+# The benchmark's plotting libraries (requirements/bench.txt), added to the harness virtualenv
+# once per hash of that file.
+ensure_bench_requirements() {
+  ensure_venv
+  local stamp
+  stamp="$venv/.bench-$(sha256sum "$repo/requirements/bench.txt" | cut -c1-12)"
+  if [ ! -f "$stamp" ]; then
+    log "Adding requirements/bench.txt (matplotlib) to $venv"
+    "$venv/bin/pip" install -q --progress-bar off --requirement="$repo/requirements/bench.txt"
+    touch "$stamp"
+  fi
 }
 
 # Make this checkout the collection pacsgate.listener for ansible-playbook and Molecule.
@@ -123,11 +159,11 @@ prepare_environment() {
   export ANSIBLE_FORCE_COLOR=0 PY_COLORS=0
 }
 
-# ansible-test, from a virtualenv of its own with the ansible-core that requirements.txt pins, so
+# ansible-test, from a virtualenv of its own with the ansible-core requirements/test.txt pins, so
 # that the requirements it installs for its sanity tests stay out of the harness' virtualenv.
 ensure_ansible_test() {
   local core pip_version
-  core=$(grep -i '^ansible-core==' "$repo/requirements.txt")
+  core=$(grep -i '^ansible-core==' "$repo/requirements/test.txt")
   ansible_test_venv="$shared_cache/ansible-test-${core#*==}"
   if [ ! -f "$ansible_test_venv/.complete" ]; then
     log "Creating $ansible_test_venv for ansible-test"
@@ -160,6 +196,45 @@ run_sanity() {
   tree=$(ansible_test_tree)
   python=$(python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')
   (cd "$tree" && PATH="$ansible_test_venv/bin:$PATH" ansible-test sanity --requirements --python "$python" --color no)
+}
+
+# The changelog: fragments and changelogs/changelog.yaml pass antsibull-changelog's lints, and
+# CHANGELOG.md and changelog.yaml are what `antsibull-changelog generate` makes of them (checked on
+# a copy, so that the check changes nothing in the checkout).
+check_changelog() {
+  local tmp rc=0
+  (cd "$repo" && antsibull-changelog lint && antsibull-changelog lint-changelog-yaml changelogs/changelog.yaml) || return 1
+  tmp=$(mktemp -d)
+  cp -r "$repo/galaxy.yml" "$repo/CHANGELOG.md" "$repo/changelogs" "$tmp/"
+  (cd "$tmp" && antsibull-changelog generate) || rc=1
+  if [ "$rc" -eq 0 ] && ! { cmp -s "$tmp/CHANGELOG.md" "$repo/CHANGELOG.md" && cmp -s "$tmp/changelogs/changelog.yaml" "$repo/changelogs/changelog.yaml"; }; then
+    echo "CHANGELOG.md or changelogs/changelog.yaml is not what antsibull-changelog generates; run 'antsibull-changelog generate'" >&2
+    diff -u "$repo/CHANGELOG.md" "$tmp/CHANGELOG.md" | head -40 >&2
+    rc=1
+  fi
+  rm -rf "$tmp"
+  return "$rc"
+}
+
+# The checks that need neither Docker nor Molecule: `make check` (scripts/check.sh) and the first
+# stages of the suite (scripts/test.sh), so that the two never differ.
+run_checks() {
+  cd "$repo" || return 1
+  stage yamllint yamllint --strict .
+  # ansible-lint installs the collection it lints: without ANSIBLE_COLLECTIONS_PATH into the
+  # checkout's .ansible/; with it (set by ensure_collection_path) into ~/.ansible/collections, where
+  # a stale copy would shadow every other checkout's, and it then lints fewer files.
+  stage ansible-lint env -u ANSIBLE_COLLECTIONS_PATH ansible-lint --profile production
+  stage "docs in sync" python scripts/argspec_docs.py --check
+  stage changelog check_changelog
+  stage "unit tests" run_unit_tests
+  stage "ansible-test sanity" run_sanity
+}
+
+# Playbooks of the collection run against this host (tests/playbooks): the wheelhouse playbook
+# builds a real wheelhouse (the package index and about a minute).
+run_playbook_tests() {
+  (cd "$repo" && python -m pytest -p no:cacheprovider -q "$repo/tests/playbooks")
 }
 
 run_unit_tests() {

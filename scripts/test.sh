@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The whole test suite: lint, then Molecule in Docker with a real DICOM study.
+# The whole test suite: the checks of `make check`, then Molecule in Docker with a real DICOM study.
 # Works on a fresh Debian machine as root; installs what it needs (see scripts/lib.sh).
 #   scripts/test.sh                 everything (what CI runs through .ci/run)
 #   scripts/test.sh NAME [NAME...]  only these Molecule scenarios (make test S=NAME)
@@ -11,34 +11,16 @@ prepare_environment bookworm bullseye trixie
 set +e
 cd "$repo"
 
-passed=0 failed=0 failures=()
-stage() {
-  local name=$1; shift
-  log "$name"
-  local t0=$SECONDS
-  if "$@"; then
-    passed=$((passed + 1)); echo "stage '$name' passed in $((SECONDS - t0)) s" >&2
-  else
-    failed=$((failed + 1)); failures+=("$name"); echo "stage '$name' FAILED after $((SECONDS - t0)) s" >&2
-  fi
-}
-
 start=$SECONDS
 scenarios=("$@")
 if [ ${#scenarios[@]} -eq 0 ]; then
   scenarios=(default systemd-backend security nosystemd rolling airgap)
-  stage yamllint yamllint --strict .
-  stage ansible-lint ansible-lint --profile production
-  stage "docs in sync" python tests/docs_sync.py
-  stage "unit tests" run_unit_tests
-  stage "ansible-test sanity" run_sanity
+  # yamllint, ansible-lint, docs, changelog, unit tests, sanity: what `make check` runs.
+  run_checks
+  stage "wheelhouse playbook" run_playbook_tests
 fi
 for scenario in "${scenarios[@]}"; do
   stage "molecule $scenario" molecule test --scenario-name "$scenario"
 done
 
-echo >&2
-echo "suite wall time: $((SECONDS - start)) s" >&2
-[ "$failed" -eq 0 ] || echo "failed stages: ${failures[*]}" >&2
-echo "stages: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+stage_summary "$start"

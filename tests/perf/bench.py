@@ -8,7 +8,8 @@ storescu (TCP_NODELAY=1), studies generated with pydicom (fresh UIDs, tests/mole
   (d) pypx's per-file mode: storescp -xcr "px-repack ... --cleanup", as pypx's storescp.sh builds
       it, as installed (pydicom 3) and with a documented read_file shim.
 Every figure is counted: files on disk (or Orthanc's own instance count), never assumed from the
-sender's exit status. Writes docs/bench/REPORT.md, results.json, bench.png and the README block.
+sender's exit status. Writes docs/bench/REPORT.md, results.json, bench.png and the block of
+docs/benchmark.md.
 Containers are named pacsgate-perf-bench-* and removed at the end (and at the start, if left over).
 """
 

@@ -1,4 +1,4 @@
-"""Turn the benchmark's results.json into docs/bench/REPORT.md, bench.png and the README block.
+"""Turn the benchmark's results.json into docs/bench/REPORT.md, bench.png and the block of docs/benchmark.md.
 
     python tests/perf/report.py [docs/bench/results.json]   (re-renders without measuring)
 """
@@ -36,8 +36,10 @@ REASONS = {
              "the fleet's wall time is bound by the sum of their CPU time over 2 cores, where gateways on "
              "hosts of their own bring their own CPUs",
 }
-README_START = "<!-- bench:start (written by make bench) -->"
-README_END = "<!-- bench:end -->"
+# The block of docs/benchmark.md between these markers is rewritten by every run.
+BLOCK_START = "<!-- bench:start (written by make bench) -->"
+BLOCK_END = "<!-- bench:end -->"
+BLOCK_PAGE = os.path.join("docs", "benchmark.md")
 
 
 def fmt(value, digits=2):
@@ -248,16 +250,16 @@ def write(results, out_dir, repo):
     lines += body(results, "bench.png")
     with open(os.path.join(out_dir, "REPORT.md"), "w") as handle:
         handle.write("\n".join(lines) + "\n")
-    readme = os.path.join(repo, "README.md")
-    rel = os.path.relpath(out_dir, repo)
-    block = [README_START, ""] + body(results, rel + "/bench.png") + [
-        "", "Full report: [%s/REPORT.md](%s/REPORT.md)." % (rel, rel), "", README_END]
-    with open(readme) as handle:
+    page = os.path.join(repo, BLOCK_PAGE)
+    rel = os.path.relpath(out_dir, os.path.dirname(page))
+    block = [BLOCK_START, ""] + body(results, rel + "/bench.png") + [
+        "", "Full report: [%s/REPORT.md](%s/REPORT.md)." % (rel, rel), "", BLOCK_END]
+    with open(page) as handle:
         text = handle.read()
-    if README_START in text and README_END in text:
-        text = re.sub(re.escape(README_START) + ".*?" + re.escape(README_END), lambda _m: "\n".join(block), text,
+    if BLOCK_START in text and BLOCK_END in text:
+        text = re.sub(re.escape(BLOCK_START) + ".*?" + re.escape(BLOCK_END), lambda _m: "\n".join(block), text,
                       flags=re.S)
-        with open(readme, "w") as handle:
+        with open(page, "w") as handle:
             handle.write(text)
     print("\n".join(lines))
 

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import zipfile
 
-import seahash as real  # PyPI's Rust extension, pinned in requirements.txt
+import seahash as real  # PyPI's Rust extension, pinned in requirements/test.txt
 
 
 HERE = os.path.dirname(os.path.abspath(__file__))
