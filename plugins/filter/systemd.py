@@ -28,7 +28,9 @@ options:
 EXAMPLES = r"""
 - name: One word of a unit's command line
   ansible.builtin.debug:
-    msg: "ExecStart={{ ['/opt/pypx/bin/python', '-m', 'x'] | map('pacsgate.listener.dicom_listener_systemd_escape') | join(' ') }}"
+    msg: >-
+      ExecStart={{ ['/opt/pypx/bin/python', '-m', 'x']
+                   | map('pacsgate.listener.dicom_listener_systemd_escape') | join(' ') }}
 """
 
 RETURN = r"""

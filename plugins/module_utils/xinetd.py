@@ -542,4 +542,4 @@ def main(argv, stderr):
 
 if __name__ == '__main__':
     import sys
-    sys.exit(main(sys.argv, sys.stderr))
+    raise SystemExit(main(sys.argv, sys.stderr))
