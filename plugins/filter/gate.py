@@ -12,7 +12,7 @@ __metaclass__ = type
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.pacsgate.listener.plugins.module_utils.gateconf import render
+from ansible_collections.pacsgate.listener.plugins.module_utils.gateconf import peers_of, render
 
 
 def dicom_listener_gate_config(config):
@@ -23,10 +23,20 @@ def dicom_listener_gate_config(config):
         raise AnsibleFilterError('dicom_listener_gate_config: %s' % exc)
 
 
+def dicom_listener_gate_peers(pacs, allowed_sources, calling_aetitle_check=True):
+    """The gate's peer rules (see module_utils/gateconf.py peers_of) from dicom_listener_pacs, the
+    sources that may send with any calling AE title, and whether calling AE titles are checked."""
+    try:
+        return peers_of(pacs, allowed_sources, calling_aetitle_check)
+    except (KeyError, TypeError) as exc:
+        raise AnsibleFilterError('dicom_listener_gate_peers: a PACS entry lacks %s' % exc)
+
+
 class FilterModule(object):
     """pacsgate-gate configuration filter."""
 
     def filters(self):
         return {
             'dicom_listener_gate_config': dicom_listener_gate_config,
+            'dicom_listener_gate_peers': dicom_listener_gate_peers,
         }

@@ -54,6 +54,19 @@ HOSTNAME = re.compile(r'(?:%s\.)*(?=[A-Za-z0-9-]*[A-Za-z-])%s\.?' % (LABEL, LABE
 MAPPED = ipaddress.IPv6Network('::ffff:0:0/96')
 
 
+def peers_of(pacs, allowed_sources, calling_aetitle_check=True):
+    """The gate's peer rules from the role's variables: each PACS may connect from its host with
+    its own calling AE title (any calling AE title when ``calling_aetitle_check`` is false); each
+    allowed source (loopback among them) with any calling AE title."""
+    rules = []
+    for entry in pacs:
+        rules.append({'aetitle': entry['aetitle'] if calling_aetitle_check else None,
+                      'source': str(entry['host'])})
+    for source in allowed_sources:
+        rules.append({'aetitle': None, 'source': str(source)})
+    return rules
+
+
 def aetitle_hex(value, what):
     """The hex encoding of an AE title, leading and trailing spaces removed."""
     if not isinstance(value, str):
