@@ -198,11 +198,26 @@ def scan(data, tags=FILING_TAGS, complete=True):
     implicit = _implicit(syntax)
     _check_encoding(data, pos, implicit)
     wanted, last, end, found = frozenset(tags), max(tags), len(data), {}
+    # The loop of _element(), inlined: this runs for every element before the last tag asked for.
+    unpack, unpack_u32, long_vrs, short_vrs = _EXPLICIT.unpack_from, _U32.unpack_from, LONG_VRS, SHORT_VRS
     try:
         while pos < end:
-            tag, vr, length, value = _element(data, pos, implicit, end)
+            if pos + 8 > end:
+                raise Truncated('the file ends in an element header')
+            group, element, vr, length = unpack(data, pos)
+            tag = (group << 16) | element
             if tag > last:
                 break
+            if implicit or group == 0xFFFE:
+                vr, length, value = None, unpack_u32(data, pos + 4)[0], pos + 8
+            elif vr in long_vrs:
+                if pos + 12 > end:
+                    raise Truncated('the file ends in an element header')
+                length, value = unpack_u32(data, pos + 8)[0], pos + 12
+            elif vr in short_vrs:
+                value = pos + 8
+            else:
+                raise Unsupported('an explicit VR this walker does not know')
             if length == UNDEFINED:
                 if tag in wanted:
                     raise Unsupported('undefined-length element asked for')
@@ -260,9 +275,19 @@ def to_dataset(implicit, found):
     dataset = Dataset(raw)
     encoding = default_encoding
     if 0x00080005 in raw:
-        encoding = convert_encodings(convert_raw_data_element(raw[BaseTag(0x00080005)]).value)
+        charset = found[0x00080005][1]
+        encoding = _ENCODINGS.get(charset)
+        if encoding is None:
+            encoding = convert_encodings(convert_raw_data_element(raw[BaseTag(0x00080005)]).value)
+            if len(_ENCODINGS) < 64:
+                _ENCODINGS[charset] = encoding
+        encoding = list(encoding) if isinstance(encoding, list) else encoding
     dataset.set_original_encoding(implicit, True, encoding)
     return dataset
+
+
+# Specific Character Set values seen (raw bytes) and pydicom's encodings for them.
+_ENCODINGS = {}
 
 
 def pydicom_header(data):

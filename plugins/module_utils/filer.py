@@ -62,6 +62,7 @@ import hashlib
 import io
 import json
 import os
+import queue
 import signal
 import stat
 import sys
@@ -210,7 +211,7 @@ def _filing_listen(base):
 
         def processImage(self, dcm_info, log_file, error_file, series_directory, tmp_file):  # pylint: disable=invalid-name
             """The path pypx files the instance as (the copy is the filer's)."""
-            image_uid = self.processDicomField(dcm_info, 'SOPInstanceUID')
+            image_uid = self.image_uid if self.image_uid is not None else self.processDicomField(dcm_info, 'SOPInstanceUID')
             image_instance_number = self.processDicomField(dcm_info, 'InstanceNumber')
             return _PYPX['utils'].dataPath(series_directory, image_instance_number, image_uid)
 
@@ -231,6 +232,7 @@ def new_listen(data_dir, log_dir):
     listen.patient_mapDir = os.path.join(log_dir, 'patient_map')
     listen.log_error = os.devnull
     listen.log_output = os.devnull
+    listen.image_uid = None  # the filer's: processDicomField(SOPInstanceUID), already computed
     for path in (listen.series_mapDir, listen.study_mapDir, listen.patient_mapDir):
         listen.mkdir(path, None)
     return listen
@@ -297,12 +299,18 @@ class Received:
 
 
 class SeriesDir:
-    __slots__ = ('path', 'fd', 'receiving')
+    __slots__ = ('path', 'fd', 'receiving', 'names')
 
     def __init__(self, path):
         self.path = path
         self.fd = None
         self.receiving = os.path.join(path, 'receiving.series')
+        self.names = None           # what the dir held when first filed into by this association
+
+    def holds(self, name):
+        if self.names is None:
+            self.names = set(os.listdir(self.fd))
+        return name in self.names
 
 
 def list_received(dir_fd, px_listen):
@@ -415,6 +423,7 @@ class Association:
         self.series = {}            # key -> SeriesDir
         self.staged = {}            # final path -> Received
         self.listen = None
+        self.writer = _Writer(self._write_temp)
 
     # staging -----------------------------------------------------------------------------------
 
@@ -427,11 +436,13 @@ class Association:
         try:
             for item in self.items:
                 self._stage(item, item is newest)
+            self._finish_writes()
             if any(item.temp for item in self.items):
                 self._sync()
             self._commit()
             self._verify()
         except BaseException:
+            self.writer.finish()
             self._discard_temps()
             raise
         finally:
@@ -481,28 +492,48 @@ class Association:
         item.sha256 = _hash(data)
         series = self._series_dir(dataset)
         item.series = series
-        final = listen.processImage(dataset, NO_LOG, None, series.path, item.name)
+        listen.image_uid = uid
+        try:
+            final = listen.processImage(dataset, NO_LOG, None, series.path, item.name)
+        finally:
+            listen.image_uid = None
         self._check_name(final, 'file')
         item.final = final
-        item.filed_as = os.path.relpath(final, self.filer.data_dir)
+        item.filed_as = final[len(self.filer.data_dir) + 1:] if final.startswith(self.filer.data_dir + os.sep) \
+            else os.path.relpath(final, self.filer.data_dir)
         earlier = self.staged.get(final)
         if earlier is not None:
             # Received twice in one association: the newer copy is filed.
             earlier.superseded = True
+            self.writer.drain()
             if earlier.temp:
                 self._unlink(earlier.temp)
                 earlier.temp = None
         self.staged[final] = item
+        final_name = os.path.basename(final)
+        temp = temp_name(final_name, self.filer.name_max)
         try:
-            existing = _hash_file(final)
+            existing = _hash_file(final) if series.holds(final_name) else None
         except OSError as exc:
             raise Transient('reading a filed instance', exc)
         if existing == (item.size, item.sha256):
             item.status = 'present'
+            if series.holds(temp):  # staged by an attempt that was interrupted
+                self._unlink(os.path.join(series.path, temp))
             return
         item.status = 'new' if existing is None else 'replaced'
-        item.temp = os.path.join(series.path, temp_name(os.path.basename(final), self.filer.name_max))
-        self._write_temp(item, data, st)
+        item.temp = os.path.join(series.path, temp)
+        if isinstance(data, bytes):
+            self.writer.put(item, data, st)
+        else:
+            self._write_temp(item, data, st)  # mapped: closed when _stage returns
+
+    def _finish_writes(self):
+        for item, exc in self.writer.finish():
+            if isinstance(exc, Unfileable):
+                item.status, item.reason = 'quarantined', exc
+            else:
+                raise exc
 
     def _write_temp(self, item, data, st):
         try:
@@ -517,7 +548,8 @@ class Association:
             while view:
                 view = view[os.write(fd, view[:CHUNK]):]
             # As shutil.copy2 (pypx) does: the received file's mode and times.
-            os.fchmod(fd, stat.S_IMODE(st.st_mode))
+            if stat.S_IMODE(st.st_mode) != 0o600:
+                os.fchmod(fd, stat.S_IMODE(st.st_mode))
             os.utime(fd, ns=(st.st_atime_ns, st.st_mtime_ns))
         except OSError as exc:
             os.close(fd)
@@ -715,6 +747,52 @@ def _quarantined(quarantine_fd, name):
     finally:
         os.close(fd)
     return found
+
+
+class _Writer:
+    """Writes the staged copies of an association on a second thread while its own thread reads and
+    parses the next received files: creating a file costs a few hundred microseconds of system time
+    on some file systems, which then overlaps with the reading. Bounded: at most 32 files wait."""
+
+    def __init__(self, write):
+        self.write = write
+        self.queue = queue.Queue(maxsize=32)
+        self.errors = []
+        self.thread = None
+
+    def put(self, item, data, st):
+        if self.thread is None:
+            self.thread = threading.Thread(target=self._run, name='pacsgate-filer-writer')
+            self.thread.daemon = True
+            self.thread.start()
+        self.queue.put((item, data, st))
+
+    def _run(self):
+        while True:
+            job = self.queue.get()
+            try:
+                if job is None:
+                    return
+                try:
+                    self.write(*job)
+                except BaseException as exc:  # pylint: disable=broad-except
+                    self.errors.append((job[0], exc))
+            finally:
+                self.queue.task_done()
+
+    def drain(self):
+        """Wait until every file given so far is written."""
+        if self.thread is not None:
+            self.queue.join()
+
+    def finish(self):
+        """Wait for the writes, stop the thread; return [(item, exception)] of the writes that failed."""
+        if self.thread is not None:
+            self.queue.put(None)
+            self.thread.join()
+            self.thread = None
+        errors, self.errors = self.errors, []
+        return errors
 
 
 def _raw_value(dataset, tag):
