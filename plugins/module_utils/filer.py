@@ -74,13 +74,12 @@ from concurrent.futures import ThreadPoolExecutor
 from . import dicomheader
 from . import records
 
-TRANSIENT = frozenset(getattr(errno, name) for name in ('ENOSPC', 'EDQUOT', 'EROFS', 'EIO', 'EACCES', 'EPERM')
-                      if hasattr(errno, name))
 NOT_FILEABLE = frozenset((errno.ENAMETOOLONG, errno.EINVAL))
 RETRY_FIRST = 10.0
 RETRY_MAX = 300.0
 POLL = 0.1
 HOUSEKEEPING_EVERY = 1.0
+PX_LISTEN_EVERY = 5.0
 NEW_DIR_MAX_AGE = 3600
 WHOLE_READ = 4 * 1024 * 1024
 CHUNK = 1024 * 1024
@@ -490,13 +489,19 @@ class Association:
         if uid == NO_VALUE:
             raise Unfileable('no SOP Instance UID', 'no-sop-instance-uid')
         item.sha256 = _hash(data)
-        series = self._series_dir(dataset)
-        item.series = series
-        listen.image_uid = uid
         try:
-            final = listen.processImage(dataset, NO_LOG, None, series.path, item.name)
-        finally:
-            listen.image_uid = None
+            series = self._series_dir(dataset)
+            item.series = series
+            listen.image_uid = uid
+            try:
+                final = listen.processImage(dataset, NO_LOG, None, series.path, item.name)
+            finally:
+                listen.image_uid = None
+        except (Transient, Unfileable):
+            raise
+        except Exception as exc:  # pylint: disable=broad-except
+            # What pypx's code raises for this instance's values would be raised again on every retry.
+            raise Unfileable('pypx cannot file it: %s' % error_class(exc), 'unfileable')
         self._check_name(final, 'file')
         item.final = final
         item.filed_as = final[len(self.filer.data_dir) + 1:] if final.startswith(self.filer.data_dir + os.sep) \
@@ -720,9 +725,10 @@ class Association:
             'version': records.VERSION, 'association': self.name, 'receiver': self.receiver,
             'calling': info.get('calling'), 'called': info.get('called'), 'peer': info.get('peer'),
             'received_at': received_at, 'ended_at': self.ended_at, 'filed_at': round(now, 6),
-            'instances': len(self.items), 'filed': len(files), 'quarantined': len(quarantine),
-            'replaced': sum(1 for f in files if f['status'] == 'replaced'),
-            'present': sum(1 for f in files if f['status'] == 'present'),
+            'instances': len(self.items), 'filed': sum(1 for f in files if not f.get('superseded')),
+            'superseded': sum(1 for f in files if f.get('superseded')), 'quarantined': len(quarantine),
+            'replaced': sum(1 for f in files if f['status'] == 'replaced' and not f.get('superseded')),
+            'present': sum(1 for f in files if f['status'] == 'present' and not f.get('superseded')),
             'bytes': sum(f['size'] for f in files if not f.get('superseded')),
             'files': files, 'quarantine': quarantine,
         }
@@ -911,6 +917,7 @@ class Filer:
         self.stop = threading.Event()
         self.results = []           # (place, name, ok) of finished jobs, for run_once()
         self.gate_seen = None
+        self.px_listen_seen = 0.0
         self._logged_once = set()
         self.tmp_fd = records.open_dir(self.layout.tmp_dir)
         for place in (records.INCOMING, records.QUEUE, records.FILED, records.QUARANTINE):
@@ -937,8 +944,11 @@ class Filer:
             taken += self._take_incoming(name, now)
         for name in self._dirs(self.queue_fd):
             taken += self._take(('queue', name), self.queue_fd, name, 'filer', None, now, once)
-        for name in self._px_listen_dirs():
-            taken += self._take(('px-listen', name), self.tmp_fd, name, 'px-listen', None, now, once)
+        # px-listen's dirs wait minutes: looked at every few seconds, not at every poll.
+        if once or now - self.px_listen_seen >= PX_LISTEN_EVERY:
+            self.px_listen_seen = now
+            for name in self._px_listen_dirs():
+                taken += self._take(('px-listen', name), self.tmp_fd, name, 'px-listen', None, now, once)
         return taken
 
     @staticmethod
@@ -1036,7 +1046,7 @@ class Filer:
         except OSError:
             return False
         try:
-            if _exists(fd, records.RECORD):
+            if _exists(fd, records.RECORD) or not records.lock_is_free(fd):
                 return False
             newest = records.newest_mtime(fd, os.fstat(fd).st_mtime, depth=2)
             return now - newest >= self.refile_after
@@ -1309,7 +1319,7 @@ def _count_lines(stats, log_dir, name, inode, offset):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog='python -m pacsgate_listener.filer', description=__doc__.split('\n\n')[0])
+    parser = argparse.ArgumentParser(prog='python -m pacsgate_listener.filer', description=__doc__.split('\n\n', maxsplit=1)[0])
     parser.add_argument('--config', required=True, help='/etc/pacsgate/<service>.json')
     parser.add_argument('--once', action='store_true', help='one pass over everything present, then exit')
     parser.add_argument('--log-file', action='store_true', help='append log lines to <log dir>/filer.log instead of stdout')
@@ -1341,4 +1351,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    raise SystemExit(main())

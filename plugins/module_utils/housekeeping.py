@@ -81,6 +81,11 @@ def run(config, now=None, dry_run=False, file_first=True, log=None):
         _prune_maps(summary, log_fd, config['data_dir'], dry_run)
     finally:
         os.close(log_fd)
+    # What is left for a person to look at: counts from the health reader.
+    health = records.health(config['tmp_dir'], config['log_dir'], stranded_after=60 * config['refile_after_minutes'],
+                            now=time.time())
+    for key in ('queued', 'stranded', 'quarantined_instances'):
+        summary[key] = health[key]
     return summary
 
 
@@ -308,14 +313,15 @@ def _gone(data_fd, relative):
 def describe(summary, dry_run=False):
     verb = 'would remove' if dry_run else 'removed'
     return ('housekeeping: %s %d filed association dir(s); kept %d recent, %d changed since filing, %d without a record; '
-            'logs rotated %d; px-listen logs deleted %d; map files removed %d; filer pass %s'
+            'logs rotated %d; px-listen logs deleted %d; map files removed %d; filer pass %s; '
+            'waiting to be filed %d (stranded %d); instances in quarantine %d'
             % (verb, summary['removed'], summary['kept_recent'], summary['kept_changed'], summary['kept_unrecorded'],
                summary['logs_rotated'], summary['px_listen_logs_deleted'], summary['maps_removed'],
-               summary['filer_pass'] or 'not run'))
+               summary['filer_pass'] or 'not run', summary['queued'], summary['stranded'], summary['quarantined_instances']))
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog='python -m pacsgate_listener.housekeeping', description=__doc__.split('\n\n')[0])
+    parser = argparse.ArgumentParser(prog='python -m pacsgate_listener.housekeeping', description=__doc__.split('\n\n', maxsplit=1)[0])
     parser.add_argument('--config', required=True, help='/etc/pacsgate/<service>.json')
     parser.add_argument('--dry-run', action='store_true', help='say what would be done, change nothing')
     parser.add_argument('--no-filer-pass', action='store_true', help='skip the filer pass')
@@ -340,4 +346,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    raise SystemExit(main())

@@ -90,7 +90,7 @@ def _id(value, lookup, field):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog='python -m pacsgate_listener.ownership', description=__doc__.split('\n\n')[0])
+    parser = argparse.ArgumentParser(prog='python -m pacsgate_listener.ownership', description=__doc__.split('\n\n', maxsplit=1)[0])
     parser.add_argument('--config', required=True, help='/etc/pacsgate/<service>.json')
     parser.add_argument('--user', required=True, help="the listener's user (name or uid)")
     parser.add_argument('--group', required=True, help="the listener's group (name or gid)")
@@ -116,4 +116,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    raise SystemExit(main())

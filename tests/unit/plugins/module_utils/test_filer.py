@@ -8,7 +8,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import textwrap
 import threading
 import time
 
@@ -232,6 +231,7 @@ def test_received_twice_in_one_association_the_newer_copy_is_filed(tmp_path, gw,
     association = gw.receive(source)
     assert gw.file_once() == 0
     record = gw.record(association)
+    assert (record['instances'], record['filed'], record['superseded']) == (2, 1, 1)
     final = [f for f in record['files'] if not f.get('superseded')]
     assert len(final) == 1 and final[0]['name'] == name
     with open(os.path.join(gw.data, final[0]['filed_as']), 'rb') as handle, \
@@ -241,6 +241,7 @@ def test_received_twice_in_one_association_the_newer_copy_is_filed(tmp_path, gw,
 
 # Instances that cannot be filed -------------------------------------------------------------------
 
+@pytest.mark.filterwarnings('ignore:The PN component length')
 def test_a_patient_name_too_long_for_the_file_system_quarantines_that_instance_only(tmp_path, gw, study):
     source = str(tmp_path / 'received')
     good = study(patient_id='PGOOD')
@@ -377,6 +378,26 @@ def test_an_association_still_receiving_is_left_alone(tmp_path, gw, study):
     finally:
         os.close(fd)
     assert gw.file_once() == 0 and os.path.isdir(gw.path('filed', association))
+
+
+def test_a_gate_s_leftover_setup_dir_is_removed_when_old_and_unlocked(gw):
+    incoming = gw.path('incoming')
+    made = {}
+    for label, age, extra in (('old', 7200, None), ('young', 60, None), ('locked', 7200, None), ('holding', 7200, 'CT.1')):
+        path = os.path.join(incoming, '.new-20261201T000000-%d-0000000%d' % (len(made), len(made)))
+        os.makedirs(path)
+        for name in ('.association', '.lock') + ((extra,) if extra else ()):
+            open(os.path.join(path, name), 'w').close()
+        os.utime(path, (time.time() - age, time.time() - age))
+        made[label] = path
+    fd = hold_lock(os.path.join(made['locked'], '.lock'))
+    try:
+        service = gw.filer()
+        service.remove_stale_new_dirs(time.time())
+        service.close()
+    finally:
+        os.close(fd)
+    assert sorted(label for label, path in made.items() if os.path.exists(path)) == ['holding', 'locked', 'young']
 
 
 # The refuse flag, stats --------------------------------------------------------------------------
@@ -588,6 +609,35 @@ def test_the_service_files_as_associations_end_and_stops_on_sigterm(tmp_path, gw
     assert 'association %s: 3 instance(s): 3 filed' % association in log and log.rstrip().endswith('stopped')
     for value in ('PSERVICE', 'PACSGATE', gw.data, source):
         assert value not in log
+
+
+def locked_association(gw, tmp_path, source):
+    """An association in incoming whose lock is held (as by storescp); (id, lock fd)."""
+    association = gw.new_id()
+    os.makedirs(gw.path('incoming'), exist_ok=True)
+    staging = str(tmp_path / ('staging-' + association))
+    gw.receive(source, association=association)
+    os.rename(gw.path('incoming', association), staging)
+    fd = hold_lock(os.path.join(staging, '.lock'))
+    os.rename(staging, gw.path('incoming', association))  # as the gate does: locked, then renamed
+    return association, fd
+
+
+def test_sigterm_while_filing_finishes_the_association_in_hand(tmp_path, gw, thousand):
+    association, fd = locked_association(gw, tmp_path, thousand)
+    service = run_service(gw, '--log-file')
+    try:
+        assert wait_for(lambda: os.path.exists(os.path.join(gw.log, 'filer.log')))
+        os.close(fd)
+        assert wait_for(lambda: os.path.isdir(gw.path('queue', association)), timeout=10)
+        assert not os.path.exists(gw.path('filed', association))  # being filed now
+        service.send_signal(signal.SIGTERM)
+        _out, err = service.communicate(timeout=120)
+    finally:
+        if service.poll() is None:
+            service.kill()
+    assert service.returncode == 0, err
+    assert gw.record(association)['filed'] == 1000
 
 
 # Speed and memory --------------------------------------------------------------------------------

@@ -194,6 +194,7 @@ def test_main_prints_counts_only(tmp_path, gw, study, capsys):
     out = capsys.readouterr().out
     summary = json.loads(out.splitlines()[-1])
     assert summary['filer_pass'] == 'done' and summary['kept_recent'] == 1
+    assert (summary['queued'], summary['stranded'], summary['quarantined_instances']) == (0, 0, 0)
     assert str(tmp_path) not in out and 'PA' not in out
     assert housekeeping.main(['--config', gw.config_file, '--dry-run', '--no-filer-pass']) == 0
     assert capsys.readouterr().out.startswith('housekeeping: would remove 0 filed association dir(s); kept 1 recent')

@@ -77,7 +77,8 @@ class Tree:
         with open(os.path.join(self.log, records.STATS), 'w') as handle:
             json.dump(stats, handle)
         # Times last: making entries changes their parents' mtimes.
-        for name, mtime in (('incoming/20261201T110000-1-00000001', NOW - 20), ('incoming/20261201T100000-2-00000002', OLD), ('incoming/20261201T115950-3-00000003', RECENT),
+        for name, mtime in (('incoming/20261201T110000-1-00000001', NOW - 20), ('incoming/20261201T100000-2-00000002', OLD),
+                            ('incoming/20261201T115950-3-00000003', RECENT),
                             ('queue/20261201T090000-5-00000005', NOW - 10800), ('queue/20261201T115955-6-00000006', NOW - 5),
                             ('3b8f3d4e-1a2b-4c3d-8e4f-5a6b7c8d9e0f', RECENT)):
             os.utime(os.path.join(t, name), (mtime, mtime))
