@@ -260,7 +260,7 @@ def to_dataset(implicit, found):
     """A pydicom Dataset of the raw elements scan() found, decoded by pydicom on access exactly
     as when pydicom reads them from the file (its read_dataset builds the same)."""
     # pylint: disable-next=import-outside-toplevel
-    from pydicom.dataelem import RawDataElement, convert_raw_data_element
+    from pydicom.dataelem import RawDataElement
     # pylint: disable-next=import-outside-toplevel
     from pydicom.charset import convert_encodings, default_encoding
     # pylint: disable-next=import-outside-toplevel
@@ -278,7 +278,7 @@ def to_dataset(implicit, found):
         charset = found[0x00080005][1]
         encoding = _ENCODINGS.get(charset)
         if encoding is None:
-            encoding = convert_encodings(convert_raw_data_element(raw[BaseTag(0x00080005)]).value)
+            encoding = convert_encodings(_convert_raw()(raw[BaseTag(0x00080005)]).value)
             if len(_ENCODINGS) < 64:
                 _ENCODINGS[charset] = encoding
         encoding = list(encoding) if isinstance(encoding, list) else encoding
@@ -288,6 +288,19 @@ def to_dataset(implicit, found):
 
 # Specific Character Set values seen (raw bytes) and pydicom's encodings for them.
 _ENCODINGS = {}
+
+
+def _convert_raw():
+    """pydicom's conversion of a raw element: convert_raw_data_element (pydicom 3), or
+    DataElement_from_raw (pydicom 2, what Debian 11's Python 3.9 gets)."""
+    try:
+        # pylint: disable-next=import-outside-toplevel
+        from pydicom.dataelem import convert_raw_data_element
+        return convert_raw_data_element
+    except ImportError:
+        # pylint: disable-next=import-outside-toplevel,no-name-in-module
+        from pydicom.dataelem import DataElement_from_raw
+        return DataElement_from_raw
 
 
 def pydicom_header(data):

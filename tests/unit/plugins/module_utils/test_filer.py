@@ -239,6 +239,22 @@ def test_received_twice_in_one_association_the_newer_copy_is_filed(tmp_path, gw,
         assert handle.read() == received.read()
 
 
+def test_a_large_instance_is_filed_through_a_mapping(tmp_path, gw, study):
+    one = study()
+    source = str(tmp_path / 'received')
+    series = one.add_series()
+    one.write(source, series, 1, mtime=time.time() - 100)
+    big = one.write(source, series, 1, first=2, PixelData=os.urandom(filer.WHOLE_READ + 12345))[0]
+    association = gw.receive(source)
+    assert gw.file_once() == 0
+    record = gw.record(association)
+    assert record['filed'] == 2
+    entry = [f for f in record['files'] if f['name'] == big][0]
+    assert entry['size'] > filer.WHOLE_READ
+    with open(os.path.join(gw.data, entry['filed_as']), 'rb') as handle, open(os.path.join(source, big), 'rb') as received:
+        assert handle.read() == received.read()
+
+
 # Instances that cannot be filed -------------------------------------------------------------------
 
 @pytest.mark.filterwarnings('ignore:The PN component length')
