@@ -1,6 +1,7 @@
 """Shared fixtures for the filer, records and housekeeping tests: real DICOM files made with pydicom,
 a listener's tmp/log/data dirs, and pypx's own px-listen filing pass run with a fake storescp."""
 
+import copy
 import fcntl
 import json
 import os
@@ -48,7 +49,7 @@ class Study:
         os.makedirs(out_dir, exist_ok=True)
         names = []
         for number in range(first, first + count):
-            ds = template.copy()
+            ds = copy.deepcopy(template)  # a shallow copy shares its elements with the template
             sop_uid = overrides.pop('sop_uid', None) or generate_uid()
             if self.charset:
                 ds.SpecificCharacterSet = self.charset
