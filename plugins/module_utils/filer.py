@@ -30,7 +30,9 @@ idempotent). Changed in how pypx's code runs, on purpose:
   per association, a rename to the final name, an fsync of each series dir, and a check that the
   final file has the received file's size and hash. A final file that exists with the same content
   is left alone; with other content (a truncated earlier copy, a corrected resend) it is replaced
-  (counted ``replaced``);
+  (counted ``replaced``), unless it is complete and was received later than this copy (filed copies
+  keep their received file's time, as pypx's shutil.copy2 gives them): associations filed out of
+  order never put an older copy over a newer one, the older is recorded as superseded;
 * pypx's per-association log of patient data (``out-<uuid>.txt``) is not written;
 * an instance without a SOP Instance UID is quarantined instead of filed as "no value provided".
 
@@ -402,6 +404,36 @@ def _hash_file(path):
         os.close(fd)
 
 
+def _replaceable(path, received_mtime_ns):
+    """Whether a filed copy with other content may be replaced by a copy received at received_mtime_ns.
+
+    Filed copies carry their received file's time (as shutil.copy2 in pypx gives them): one that is
+    newer and complete stays. One cut short (a copy interrupted by a full disk, written later than
+    it was received) is replaced whatever its time."""
+    try:
+        fd = os.open(path, records.READ_FLAGS)
+    except OSError:
+        return True
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_mtime_ns <= received_mtime_ns:
+            return True
+        import mmap  # pylint: disable=import-outside-toplevel
+
+        if st.st_size == 0:
+            return True
+        with mmap.mmap(fd, 0, access=mmap.ACCESS_READ) as data:
+            try:
+                dicomheader.completeness(data)
+            except dicomheader.Truncated:
+                return True
+            except dicomheader.Unsupported:
+                return False
+        return False
+    finally:
+        os.close(fd)
+
+
 def temp_name(final_name, name_max=255):
     name = '.%s%s' % (final_name, TEMP_SUFFIX)
     if len(name.encode('utf-8', 'surrogateescape')) > name_max:
@@ -525,6 +557,10 @@ class Association:
             item.status = 'present'
             if series.holds(temp):  # staged by an attempt that was interrupted
                 self._unlink(os.path.join(series.path, temp))
+            return
+        if existing is not None and not _replaceable(final, item.mtime):
+            # A copy received later than this one is filed already (associations filed out of order).
+            item.status, item.superseded = 'older', True
             return
         item.status = 'new' if existing is None else 'replaced'
         item.temp = os.path.join(series.path, temp)

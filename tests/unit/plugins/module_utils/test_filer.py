@@ -220,6 +220,24 @@ def test_a_corrected_resend_of_an_instance_is_filed_and_never_lost(tmp_path, gw,
         assert handle.read() == received.read()
 
 
+def test_an_older_copy_filed_after_a_newer_one_does_not_replace_it(tmp_path, gw, study):
+    one = study()
+    series = one.add_series()
+    older, newer = str(tmp_path / 'older'), str(tmp_path / 'newer')
+    name = one.write(older, series, 1, mtime=time.time() - 600)[0]
+    one.write(newer, series, 1, sop_uid=name[3:], InstitutionName='CORRECTED', mtime=time.time() - 60)
+    gw.receive(newer)
+    assert gw.file_once() == 0
+    late = gw.receive(older)  # a backlog filed out of order
+    assert gw.file_once() == 0
+    record = gw.record(late)
+    assert (record['filed'], record['superseded'], record['replaced']) == (0, 1, 0)
+    assert record['files'][0]['status'] == 'older'
+    filed_copies = [os.path.join(root, f) for root, _dirs, files in os.walk(gw.data) for f in files if f.endswith('.dcm')]
+    with open(filed_copies[0], 'rb') as handle, open(os.path.join(newer, name), 'rb') as received:
+        assert len(filed_copies) == 1 and handle.read() == received.read()
+
+
 def test_received_twice_in_one_association_the_newer_copy_is_filed(tmp_path, gw, study):
     one = study()
     series = one.add_series()
