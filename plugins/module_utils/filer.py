@@ -911,12 +911,15 @@ class Log:
     def __call__(self, text):
         line = '%s %s\n' % (time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()), text)
         with self.lock:
-            if self.path is None:
-                self.stream.write(line)
-                self.stream.flush()
-                return
-            self._reopen_if_rotated()
-            os.write(self.fd, line.encode('utf-8', 'replace'))
+            try:
+                if self.path is None:
+                    self.stream.write(line)
+                    self.stream.flush()
+                    return
+                self._reopen_if_rotated()
+                os.write(self.fd, line.encode('utf-8', 'replace'))
+            except (IOError, OSError, ValueError):
+                pass  # a log that cannot be written (full disk, closed stdout) never stops the filing
 
     def _reopen_if_rotated(self):
         now = time.time()
@@ -1159,7 +1162,8 @@ class Filer:
             stats['last_filed_at'] = record['filed_at']
             if record['received_at'] is not None:
                 stats['last_association_at'] = max(stats['last_association_at'] or 0, record['received_at'])
-            if ended_at is not None:
+            if ended_at is not None and record['receiver'] == 'filer':
+                # (px-listen files its own associations; the filer verifies them minutes later.)
                 records.observe_latency(stats, max(0.0, record['filed_at'] - ended_at))
             if record['instances']:
                 records.count_received(stats, record['received_at'] or record['filed_at'], record['instances'])
