@@ -33,6 +33,19 @@ at once race there, and the loser raises before it copies its image, which then 
 the tmp dir while the sender saw Success (seen once in 50 simultaneous single-image associations).
 Filing a few files takes milliseconds; receiving, which takes the time, still runs in parallel.
 
+Each association's uuid dir gets a lock: once pypx.listen.Listen.__init__ has made
+``<tmp dir>/<uuid>``, the launcher creates ``<tmp dir>/<uuid>/.lock`` and holds an exclusive flock
+on it for the life of the process (through receiving and filing). The filer (pacsgate_listener.filer)
+uses the same lock protocol: a px-listen dir whose lock it can take is no longer being received or
+filed by px-listen.
+
+No shell: pypx.listen builds storescp's command as one string for
+``subprocess.run(command, shell=True)``; the launcher runs it as an argv list instead. It accepts
+only the shape pypx builds (``<executable> -id -od <uuid dir> -pm -sp -d ><uuid dir>/debug.log``,
+with the executable and uuid dir of that Listen), runs ``[executable, '-id', '-od', <uuid dir>,
+'-pm', '-sp', '-d']`` with its standard output written to ``<uuid dir>/debug.log``, as the shell
+did, and refuses (raises, nothing is run) any other command given with ``shell=True``.
+
 No pypx file is changed; what px-listen does with its arguments, directories and files is its own
 code. ``--check-imports`` does what px-listen does before it starts storescp (its imports and
 ``Listen()`` in a scratch directory) and prints which of the avoided modules that loaded (the
@@ -45,6 +58,7 @@ import fcntl
 import importlib
 import importlib.util
 import os
+import re
 import runpy
 import sys
 import tempfile
@@ -136,11 +150,83 @@ def header_reader(pydicom):
 
 # In pypx.listen's log directory: held by the association that is filing.
 FILING_LOCK = ".pacsgate-filing.lock"
+# In each association's uuid dir: held by px-listen for its whole life.
+ASSOCIATION_LOCK = ".lock"
+# Descriptors of the association locks held (never closed: released when the process exits).
+HELD_LOCKS = []
+
+# pypx.listen.Listen.run()'s storescp command: executable + ' -id -od ' + uuid dir + ' -pm -sp -d >'
+# + uuid dir + '/debug.log'.
+STORESCP_COMMAND = re.compile(r"(?P<executable>\S+) -id -od (?P<output>\S+) -pm -sp -d >(?P<log>\S+)")
+
+
+def hold_association_lock(listen_module):
+    """Once Listen.__init__ has made the association's uuid dir, create <uuid dir>/.lock and hold an
+    exclusive flock on it until the process exits."""
+    real_init = listen_module.Listen.__init__
+
+    def __init__(self, *args, **kwargs):
+        real_init(self, *args, **kwargs)
+        uuid_directory = getattr(self, "uuid_directory", None)
+        if uuid_directory:
+            fd = os.open(os.path.join(uuid_directory, ASSOCIATION_LOCK),
+                         os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o640)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            HELD_LOCKS.append(fd)
+
+    listen_module.Listen.__init__ = __init__
+
+
+def storescp_argv(command, executable=None, output=None):
+    """(argv list, debug log path) of the storescp command pypx.listen builds; ValueError otherwise.
+
+    With the executable and uuid dir of the Listen that built it, the command must be exactly what
+    pypx builds from them (which also holds for paths with spaces, which the shell would have split);
+    without them, the words must have pypx's shape, with no spaces in the paths."""
+    if not isinstance(command, str):
+        raise ValueError("not a command string")
+    if executable is not None and output is not None:
+        log = output + "/debug.log"
+        if command == "%s -id -od %s -pm -sp -d >%s" % (executable, output, log):
+            return [executable, "-id", "-od", output, "-pm", "-sp", "-d"], log
+        raise ValueError("not the storescp command pypx.listen builds")
+    match = STORESCP_COMMAND.fullmatch(command)
+    if not match or match.group("log") != match.group("output") + "/debug.log":
+        raise ValueError("not the storescp command pypx.listen builds")
+    return [match.group("executable"), "-id", "-od", match.group("output"), "-pm", "-sp", "-d"], match.group("log")
+
+
+def run_storescp(real_subprocess, state, args, kwargs):
+    """subprocess.run(command, shell=True) as pypx.listen calls it, without a shell."""
+    command = args[0] if args else kwargs.get("args")
+    try:
+        argv, log = storescp_argv(command, state.get("executable"), state.get("output"))
+    except ValueError:
+        raise RuntimeError("px_listen_lean.py: refusing to run a shell command that is not pypx.listen's "
+                           "storescp command") from None
+    options = dict(kwargs)
+    options.pop("shell", None)
+    options.pop("args", None)
+    # The shell's stdout went to debug.log; its stderr where subprocess.run sent the shell's.
+    stderr = options.get("stderr")
+    if stderr == real_subprocess.STDOUT:
+        stderr = options.get("stdout")
+    options["stderr"] = stderr
+    handle = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666)
+    options["stdout"] = handle
+    try:
+        return real_subprocess.run(argv, *args[1:], **options)
+    except OSError:
+        # The shell would have said "not found" and exited 127; pypx ignores the status.
+        return real_subprocess.CompletedProcess(argv, 127)
+    finally:
+        os.close(handle)
 
 
 def one_filing_at_a_time(listen_module):
     """Make pypx.listen's filing pass, which starts when its storescp (subprocess.run) returns,
-    wait for an exclusive lock in the log directory, held until the process exits."""
+    wait for an exclusive lock in the log directory, held until the process exits; and run the
+    storescp command without a shell (run_storescp)."""
     real_subprocess = getattr(listen_module, "subprocess", None)
     if real_subprocess is None:
         return
@@ -151,12 +237,17 @@ def one_filing_at_a_time(listen_module):
         real_init(self, *args, **kwargs)
         if getattr(self, "log_directory", None):
             state["lock"] = os.path.join(self.log_directory, FILING_LOCK)
+        state["executable"] = getattr(self, "executable", None)
+        state["output"] = getattr(self, "uuid_directory", None)
 
     proxy = types.ModuleType("subprocess")
     proxy.__dict__.update(vars(real_subprocess))
 
     def run(*args, **kwargs):
-        result = real_subprocess.run(*args, **kwargs)
+        if kwargs.get("shell"):
+            result = run_storescp(real_subprocess, state, args, kwargs)
+        else:
+            result = real_subprocess.run(*args, **kwargs)
         if "lock" in state and "handle" not in state:
             # pydicom, deferred until the filing pass, is loaded before the wait: the lock
             # covers the filing itself, not an import each association pays anyway.
@@ -187,6 +278,7 @@ def prepare(headers_only=False):
 
     pypx = bare_package("pypx")
     listen_module = importlib.import_module("pypx.listen")
+    hold_association_lock(listen_module)
     one_filing_at_a_time(listen_module)
 
     def listen(opt=None):

@@ -193,3 +193,150 @@ def test_filing_waits_for_an_exclusive_lock_once_storescp_returns(tmp_path):
     # Everything else in subprocess is the real thing.
     assert listen.subprocess.check_output(['echo', 'x']) == b'x\n'
     assert subprocess.run.__module__ == 'subprocess'
+
+
+# The storescp command pypx.listen builds, run without a shell ---------------------------------------
+
+def test_storescp_argv_accepts_only_pypx_s_command_shape():
+    lean = load_launcher()
+    exe, out = '/usr/bin/storescp', '/home/dicom/tmp/0b8f3d4e-1a2b-4c3d-8e4f-5a6b7c8d9e0f'
+    command = '%s -id -od %s -pm -sp -d >%s/debug.log' % (exe, out, out)
+    expected = ([exe, '-id', '-od', out, '-pm', '-sp', '-d'], out + '/debug.log')
+    assert lean.storescp_argv(command, exe, out) == expected
+    assert lean.storescp_argv(command) == expected  # the words, when the Listen is not known
+    spaced = '/srv/my tmp/$(touch x)'
+    assert lean.storescp_argv('%s -id -od %s -pm -sp -d >%s/debug.log' % (exe, spaced, spaced), exe, spaced)[0][3] == spaced
+    for bad in (command + '; rm -rf /', command.replace(' -pm', ''), command.replace('debug.log', 'other.log'),
+                '%s -id -od %s -pm -sp -d >/etc/passwd' % (exe, out), 'echo hi', '',
+                '%s -id -od %s -pm -sp -d >%s/debug.log' % (exe, spaced, spaced)):
+        with pytest.raises(ValueError):
+            lean.storescp_argv(bad)
+    with pytest.raises(ValueError):
+        lean.storescp_argv(command, '/usr/bin/other', out)
+    with pytest.raises(ValueError):
+        lean.storescp_argv(['storescp'])
+
+
+FAKE_STORESCP = '''#!/bin/sh
+# A stand-in for storescp: records its argv (one per line) and writes a line to stdout and stderr.
+for arg do printf '%s\\n' "$arg"; done > "$(dirname "$0")/argv.txt"
+echo "storescp output"
+echo "storescp diagnostics" >&2
+'''
+
+
+def fake_listen_module(tmp_path, lean, uuid_directory):
+    storescp = tmp_path / 'bin' / 'storescp'
+    storescp.parent.mkdir()
+    storescp.write_text(FAKE_STORESCP)
+    storescp.chmod(0o755)
+    listen = types.ModuleType('listen_under_test')
+    listen.subprocess = subprocess
+
+    class Listen:
+        def __init__(self, args):
+            self.log_directory = args['log_directory']
+            self.executable = str(storescp)
+            self.uuid_directory = uuid_directory
+            os.makedirs(uuid_directory)
+
+        def run(self):
+            command = self.executable + ' -id -od ' + self.uuid_directory + ' -pm -sp -d >' + self.uuid_directory + '/debug.log'
+            return listen.subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, shell=True)
+
+    listen.Listen = Listen
+    lean.hold_association_lock(listen)
+    lean.one_filing_at_a_time(listen)
+    return listen, storescp
+
+
+def test_the_storescp_command_runs_as_an_argv_list_without_a_shell(tmp_path):
+    lean = load_launcher()
+    uuid_directory = str(tmp_path / 'tmp $(touch INJECTED)' / '0b8f3d4e-1a2b-4c3d-8e4f-5a6b7c8d9e0f')
+    listen, storescp = fake_listen_module(tmp_path, lean, uuid_directory)
+    (tmp_path / 'log').mkdir()
+    result = listen.Listen({'log_directory': str(tmp_path / 'log')}).run()
+    assert result.returncode == 0
+    argv = (storescp.parent / 'argv.txt').read_text().splitlines()
+    assert argv == ['-id', '-od', uuid_directory, '-pm', '-sp', '-d']
+    with open(os.path.join(uuid_directory, 'debug.log')) as handle:
+        assert handle.read() == 'storescp output\n'
+    assert result.stderr == b'storescp diagnostics\n'  # captured, as the shell's stderr was
+    assert not list(tmp_path.rglob('INJECTED'))
+
+
+def test_any_other_shell_command_is_refused(tmp_path):
+    lean = load_launcher()
+    listen, _storescp = fake_listen_module(tmp_path, lean, str(tmp_path / 'tmp' / 'uuid'))
+    (tmp_path / 'log').mkdir()
+    listen.Listen({'log_directory': str(tmp_path / 'log')})
+    with pytest.raises(RuntimeError):
+        listen.subprocess.run('touch %s' % (tmp_path / 'ran'), shell=True)
+    assert not (tmp_path / 'ran').exists()
+
+
+def test_the_association_lock_is_held_from_listen_init_on(tmp_path):
+    lean = load_launcher()
+    uuid_directory = str(tmp_path / 'tmp' / 'uuid')
+    listen, _storescp = fake_listen_module(tmp_path, lean, uuid_directory)
+    (tmp_path / 'log').mkdir()
+    listen.Listen({'log_directory': str(tmp_path / 'log')})
+    with open(os.path.join(uuid_directory, '.lock')) as other:
+        with pytest.raises(BlockingIOError):
+            fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    for fd in lean.HELD_LOCKS:
+        os.close(fd)
+    with open(os.path.join(uuid_directory, '.lock')) as other:
+        fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+# The real px-listen, through the launcher ------------------------------------------------------------
+
+REAL_STORESCP = '''#!{python}
+"""storescp's stand-in for a real px-listen run: reports its argv and whether the uuid dir's lock is held,
+and 'receives' one CT instance into a -sp subdir."""
+import fcntl, json, os, sys
+import pydicom
+from pydicom.data import get_testdata_file
+output = sys.argv[sys.argv.index('-od') + 1]
+with open(os.path.join(output, '.lock')) as handle:
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        lock = 'free'
+    except OSError:
+        lock = 'held'
+os.makedirs(os.path.join(output, 'CT_20261201'))
+ds = pydicom.dcmread(get_testdata_file('CT_small.dcm'))
+ds.save_as(os.path.join(output, 'CT_20261201', 'CT.' + ds.SOPInstanceUID), enforce_file_format=True)
+print('received 1')
+with open({report!r}, 'w') as handle:
+    json.dump({{'argv': sys.argv, 'lock': lock}}, handle)
+'''
+
+
+def test_real_px_listen_through_the_launcher(tmp_path):
+    pytest.importorskip('pypx')  # pinned in requirements.txt: present wherever the unit tests run
+    root = tmp_path / 'gw $(touch INJECTED)'
+    shim = tmp_path / 'shim'
+    shim.mkdir()
+    (shim / 'rpudb.py').write_text('def set_trace(*args, **kwargs):\n    raise RuntimeError("stand-in")\n')
+    storescp = tmp_path / 'storescp'
+    report = tmp_path / 'storescp.json'
+    storescp.write_text(REAL_STORESCP.format(python=sys.executable, report=str(report)))
+    storescp.chmod(0o755)
+    env = dict(os.environ, PYTHONPATH=str(shim))
+    res = subprocess.run([sys.executable, LAUNCHER, '-t', str(root / 'tmp'), '-l', str(root / 'log'), '-d', str(root / 'data'),
+                          '-e', str(storescp)], capture_output=True, text=True, env=env, timeout=120, check=False)
+    assert res.returncode == 0, res.stderr
+    with open(str(report)) as handle:
+        seen = json.load(handle)
+    uuid_directory = seen['argv'][seen['argv'].index('-od') + 1]
+    assert seen['argv'] == [str(storescp), '-id', '-od', uuid_directory, '-pm', '-sp', '-d']
+    assert seen['lock'] == 'held'
+    assert os.path.dirname(uuid_directory) == str(root / 'tmp')
+    with open(os.path.join(uuid_directory, 'debug.log')) as handle:
+        assert handle.read() == 'received 1\n'
+    assert len(list((root / 'data').rglob('*.dcm'))) == 1 and list((root / 'data').rglob('series.info'))
+    assert not list(tmp_path.rglob('INJECTED'))
+    with open(os.path.join(uuid_directory, '.lock')) as handle:  # released when px-listen exited
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -1,0 +1,737 @@
+"""The filer (plugins/module_utils/filer.py) on real DICOM files made with pydicom, filing with pypx's
+real code; px-listen's own filing pass (pypx.listen.Listen.run) is the reference."""
+
+import errno
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from ansible_collections.pacsgate.listener.plugins.module_utils import filer, records
+
+from conftest import hold_lock, tree
+
+COLLECTIONS = os.path.normpath(os.path.join(os.path.dirname(filer.__file__), '..', '..', '..', '..', '..'))
+
+
+def both_ways(tmp_path, px, ours, px_listen, source, label):
+    """File source's files with px-listen's own pass into gateway px and with the filer into ours."""
+    result = px_listen(str(tmp_path / ('px-work-' + label)), source, px.tmp, px.log, px.data)
+    association = ours.receive(source)
+    assert ours.file_once() == 0
+    return result, association
+
+
+def load(path):
+    with open(path) as handle:
+        return json.load(handle)
+
+
+def dcm_count(found):
+    return len([path for path in found if path.endswith('.dcm')])
+
+
+def no_patient_data(lines, *values):
+    text = '\n'.join(lines)
+    for value in values:
+        assert value not in text
+
+
+def temps(data_dir):
+    return [name for _root, _dirs, files in os.walk(data_dir) for name in files if name.endswith(filer.TEMP_SUFFIX)]
+
+
+# The same study filed both ways --------------------------------------------------------------------
+
+def test_a_two_series_study_is_filed_as_px_listen_files_it(tmp_path, make_gateway, px_listen, study):
+    one = study()
+    source = str(tmp_path / 'received')
+    for number in (1, 2):
+        one.write(source, one.add_series('SERIES %d' % number), 3)
+    px, ours = make_gateway('px'), make_gateway('ours')
+    _result, association = both_ways(tmp_path, px, ours, px_listen, source, 'a')
+    theirs = tree(px.data, px.log)
+    assert dcm_count(theirs) == 6
+    assert sum(1 for path in theirs if path.endswith('series.info')) == 2
+    assert sum(1 for path in theirs if path.startswith('series_map')) == 2
+    assert tree(ours.data, ours.log) == theirs
+    record = ours.record(association)
+    assert (record['instances'], record['filed'], record['quarantined'], record['replaced']) == (6, 6, 0, 0)
+    assert not temps(ours.data)
+    no_patient_data(ours.lines, one.patient_id, 'PACSGATE', ours.data)
+
+
+def test_a_second_association_adds_to_an_existing_series_as_px_listen_does(tmp_path, make_gateway, px_listen, study):
+    one = study()
+    series = one.add_series('SERIES 1')
+    first, second = str(tmp_path / 'first'), str(tmp_path / 'second')
+    one.write(first, series, 3)
+    one.write(second, series, 3, first=4)
+    one.write(second, one.add_series('SERIES 2'), 2)
+    px, ours = make_gateway('px'), make_gateway('ours')
+    both_ways(tmp_path, px, ours, px_listen, first, 'first')
+    assert tree(ours.data, ours.log) == tree(px.data, px.log)
+    _result, association = both_ways(tmp_path, px, ours, px_listen, second, 'second')
+    theirs = tree(px.data, px.log)
+    assert dcm_count(theirs) == 8
+    assert not [path for path in theirs if path.endswith('receiving.series')]
+    assert tree(ours.data, ours.log) == theirs
+    assert ours.record(association)['filed'] == 5
+
+
+def test_attributes_pypx_sanitises_are_filed_as_px_listen_files_them(tmp_path, make_gateway, px_listen, study):
+    one = study(patient_id='ID/42 x', patient_name="O'Brien^Seán Zoë-Ängström", description='CT: Chest/Abd (w contrast) ',
+                charset='ISO_IR 192')
+    source = str(tmp_path / 'received')
+    one.write(source, one.add_series('Ax 5.0mm *'), 2)
+    one.write(source, one.add_series(''), 1)  # "no value provided"
+    one.write(source, one.add_series('Σειρά #3'), 1, InstanceNumber=None)
+    px, ours = make_gateway('px'), make_gateway('ours')
+    both_ways(tmp_path, px, ours, px_listen, source, 'sanitised')
+    theirs = tree(px.data, px.log)
+    assert dcm_count(theirs) == 4
+    names = '\n'.join(theirs)
+    for sanitised in ('/ID.42.x-O.Brien.Seán.Zoë.Ängström/', '/CT..Chest.Abd..w.contrast.-20261129-', '/Ax.5.0mm..-',
+                      '/no.value.provided-', '/Σειρά..3-', '/0None-'):
+        assert sanitised in names
+    assert tree(ours.data, ours.log) == theirs
+
+
+# Idempotence, crashes, replacement -----------------------------------------------------------------
+
+def filed_state(data_dir):
+    return dict((os.path.relpath(os.path.join(root, name), data_dir),
+                 (os.stat(os.path.join(root, name)).st_ino, os.stat(os.path.join(root, name)).st_mtime_ns))
+                for root, _dirs, files in os.walk(data_dir) for name in files if name.endswith('.dcm'))
+
+
+def test_refiling_is_idempotent(tmp_path, gw, study):
+    one = study()
+    source = str(tmp_path / 'received')
+    one.write(source, one.add_series(), 5)
+    first = gw.receive(source)
+    assert gw.file_once() == 0
+    before, content = filed_state(gw.data), tree(gw.data, gw.log)
+    # The same instances again, as another association and as the same one put back in the queue.
+    again = gw.receive(source)
+    os.rename(gw.path('filed', first), gw.path('queue', first))
+    assert gw.file_once() == 0
+    assert filed_state(gw.data) == before and tree(gw.data, gw.log) == content
+    for association in (first, again):
+        record = gw.record(association)
+        assert (record['filed'], record['present'], record['replaced']) == (5, 5, 0)
+        assert set(f['status'] for f in record['files']) == {'present'}
+    assert gw.stats()['associations_filed'] == 3
+
+
+CRASH = '''
+import os, sys
+sys.path.insert(0, {collections!r})
+from ansible_collections.pacsgate.listener.plugins.module_utils import filer, records
+renamed = [0]
+real_rename = os.rename
+
+def rename(src, dst, *args, **kwargs):
+    if str(src).endswith(filer.TEMP_SUFFIX):
+        if renamed[0] == {after}:
+            os._exit(9)  # killed between two renames: nothing is cleaned up
+        renamed[0] += 1
+    return real_rename(src, dst, *args, **kwargs)
+
+os.rename = rename
+filer.Filer(records.load_config({config!r}), log=lambda line: None).run_once()
+'''
+
+
+def test_a_crash_between_renames_then_a_rerun_files_everything(tmp_path, gw, study):
+    one = study()
+    source = str(tmp_path / 'received')
+    names = one.write(source, one.add_series(), 6)
+    association = gw.receive(source)
+    script = CRASH.format(collections=COLLECTIONS, after=2, config=gw.config_file)
+    res = subprocess.run([sys.executable, '-c', script], capture_output=True, text=True, timeout=120, check=False)
+    assert res.returncode == 9, res.stderr
+    # Killed mid-commit: the association is still queued, 2 instances are in place, 4 staged copies left.
+    assert os.path.isdir(gw.path('queue', association))
+    assert len(filed_state(gw.data)) == 2 and len(temps(gw.data)) == 4
+    assert gw.file_once() == 0
+    record = gw.record(association)
+    assert (record['filed'], record['present'], record['quarantined']) == (6, 2, 0)
+    assert not temps(gw.data) and len(filed_state(gw.data)) == 6
+    for entry in record['files']:
+        with open(os.path.join(gw.data, entry['filed_as']), 'rb') as filed_copy, \
+                open(os.path.join(source, entry['name']), 'rb') as received:
+            assert filed_copy.read() == received.read()
+    assert sorted(f['name'] for f in record['files']) == sorted(names)
+
+
+def test_a_truncated_final_file_from_an_earlier_full_disk_is_replaced(tmp_path, gw, study):
+    one = study()
+    source = str(tmp_path / 'received')
+    one.write(source, one.add_series(), 3)
+    first = gw.receive(source)
+    assert gw.file_once() == 0
+    victim = gw.record(first)['files'][1]
+    path = os.path.join(gw.data, victim['filed_as'])
+    with open(path, 'r+b') as handle:  # what a copy cut short by a full disk leaves
+        handle.truncate(victim['size'] // 3)
+    again = gw.receive(source)
+    assert gw.file_once() == 0
+    record = gw.record(again)
+    assert (record['filed'], record['replaced'], record['present']) == (3, 1, 2)
+    with open(path, 'rb') as handle, open(os.path.join(source, victim['name']), 'rb') as received:
+        assert handle.read() == received.read()
+    assert gw.stats()['instances_replaced'] == 1
+
+
+def test_a_corrected_resend_of_an_instance_is_filed_and_never_lost(tmp_path, gw, study):
+    one = study(patient_name='WRONG^NAME')
+    series = one.add_series()
+    original = str(tmp_path / 'original')
+    name = one.write(original, series, 1)[0]
+    sop_uid = name[3:]
+    gw.receive(original)
+    assert gw.file_once() == 0
+    # Resent with the patient's name corrected: pypx files it in the corrected patient's dir.
+    one.patient_name = 'RIGHT^NAME'
+    corrected = str(tmp_path / 'corrected')
+    one.write(corrected, series, 1, sop_uid=sop_uid)
+    renamed = gw.receive(corrected)
+    # Resent again with another correction that does not move it: it replaces the filed copy.
+    fixed = str(tmp_path / 'fixed')
+    one.write(fixed, series, 1, sop_uid=sop_uid, InstitutionName='CORRECTED HOSPITAL')
+    assert gw.file_once() == 0
+    replaced = gw.receive(fixed)
+    assert gw.file_once() == 0
+    copies = sorted(os.path.relpath(os.path.join(root, f), gw.data)
+                    for root, _dirs, files in os.walk(gw.data) for f in files if f.endswith(sop_uid + '.dcm'))
+    assert len(copies) == 2 and copies[0].startswith('PG0001-RIGHT.NAME/') and copies[1].startswith('PG0001-WRONG.NAME/')
+    assert gw.record(renamed)['files'][0]['status'] == 'new'
+    record = gw.record(replaced)
+    assert (record['filed'], record['replaced']) == (1, 1)
+    with open(os.path.join(gw.data, record['files'][0]['filed_as']), 'rb') as handle, \
+            open(os.path.join(fixed, name), 'rb') as received:
+        assert handle.read() == received.read()
+
+
+def test_an_older_copy_filed_after_a_newer_one_does_not_replace_it(tmp_path, gw, study):
+    one = study()
+    series = one.add_series()
+    older, newer = str(tmp_path / 'older'), str(tmp_path / 'newer')
+    name = one.write(older, series, 1, mtime=time.time() - 600)[0]
+    one.write(newer, series, 1, sop_uid=name[3:], InstitutionName='CORRECTED', mtime=time.time() - 60)
+    gw.receive(newer)
+    assert gw.file_once() == 0
+    late = gw.receive(older)  # a backlog filed out of order
+    assert gw.file_once() == 0
+    record = gw.record(late)
+    assert (record['filed'], record['superseded'], record['replaced']) == (0, 1, 0)
+    assert record['files'][0]['status'] == 'older'
+    filed_copies = [os.path.join(root, f) for root, _dirs, files in os.walk(gw.data) for f in files if f.endswith('.dcm')]
+    with open(filed_copies[0], 'rb') as handle, open(os.path.join(newer, name), 'rb') as received:
+        assert len(filed_copies) == 1 and handle.read() == received.read()
+
+
+def test_received_twice_in_one_association_the_newer_copy_is_filed(tmp_path, gw, study):
+    one = study()
+    series = one.add_series()
+    source = str(tmp_path / 'received')
+    name = one.write(source, series, 1, mtime=time.time() - 60)[0]
+    shutil.copy2(os.path.join(source, name), os.path.join(source, name + '.1'))
+    one.write(str(tmp_path / 'newer'), series, 1, sop_uid=name[3:], InstitutionName='NEWER')
+    shutil.copy2(os.path.join(str(tmp_path / 'newer'), name), os.path.join(source, name))
+    association = gw.receive(source)
+    assert gw.file_once() == 0
+    record = gw.record(association)
+    assert (record['instances'], record['filed'], record['superseded']) == (2, 1, 1)
+    final = [f for f in record['files'] if not f.get('superseded')]
+    assert len(final) == 1 and final[0]['name'] == name
+    with open(os.path.join(gw.data, final[0]['filed_as']), 'rb') as handle, \
+            open(os.path.join(source, name), 'rb') as received:
+        assert handle.read() == received.read()
+
+
+def test_a_large_instance_is_filed_through_a_mapping(tmp_path, gw, study):
+    one = study()
+    source = str(tmp_path / 'received')
+    series = one.add_series()
+    one.write(source, series, 1, mtime=time.time() - 100)
+    big = one.write(source, series, 1, first=2, PixelData=os.urandom(filer.WHOLE_READ + 12345))[0]
+    association = gw.receive(source)
+    assert gw.file_once() == 0
+    record = gw.record(association)
+    assert record['filed'] == 2
+    entry = [f for f in record['files'] if f['name'] == big][0]
+    assert entry['size'] > filer.WHOLE_READ
+    with open(os.path.join(gw.data, entry['filed_as']), 'rb') as handle, open(os.path.join(source, big), 'rb') as received:
+        assert handle.read() == received.read()
+
+
+# Instances that cannot be filed -------------------------------------------------------------------
+
+@pytest.mark.filterwarnings('ignore:The PN component length')
+def test_a_patient_name_too_long_for_the_file_system_quarantines_that_instance_only(tmp_path, gw, study):
+    source = str(tmp_path / 'received')
+    good = study(patient_id='PGOOD')
+    good_names = good.write(source, good.add_series(), 2)
+    long_name = 'Ä' * 70 + '^' + 'Ö' * 70  # 281 bytes in UTF-8
+    bad = study(patient_id='PLONG', patient_name=long_name, charset='ISO_IR 192')
+    bad_name = bad.write(source, bad.add_series(), 1)[0]
+    association = gw.receive(source)
+    assert gw.file_once() == 0
+    record = gw.record(association)
+    assert (record['instances'], record['filed'], record['quarantined']) == (3, 2, 1)
+    assert sorted(f['name'] for f in record['files']) == sorted(good_names)
+    quarantine = gw.path('quarantine', association)
+    assert sorted(os.listdir(quarantine)) == [bad_name, bad_name + '.reason.json']
+    with open(os.path.join(quarantine, bad_name + '.reason.json')) as handle:
+        reason = json.load(handle)
+    assert reason['errno'] == 'ENAMETOOLONG'
+    assert reason['reason'] == "the patient directory name is 287 bytes, over the file system's limit of 255"
+    assert not os.path.exists(os.path.join(gw.path('filed', association), bad_name))
+    assert gw.stats()['instances_quarantined'] == 1
+    no_patient_data(gw.lines, 'Ä', 'PLONG', 'PGOOD')
+
+
+def test_the_truncated_newest_file_is_quarantined_as_never_acknowledged(tmp_path, gw, study):
+    one = study()
+    source = str(tmp_path / 'received')
+    names = one.write(source, one.add_series(), 4, mtime=time.time() - 100)
+    newest = os.path.join(source, names[-1])
+    size = os.path.getsize(newest)
+    with open(newest, 'r+b') as handle:  # storescp was killed while receiving it
+        handle.truncate(size - 5000)
+    association = gw.receive(source)
+    assert gw.file_once() == 0
+    record = gw.record(association)
+    assert (record['filed'], record['quarantined']) == (3, 1)
+    assert record['quarantine'] == [{'name': names[-1], 'reason': filer.TRUNCATED_NEWEST}]
+    with open(gw.path('quarantine', association, names[-1] + '.reason.json')) as handle:
+        assert json.load(handle)['class'] == 'truncated'
+
+
+def test_unreadable_files_and_a_missing_sop_instance_uid_are_quarantined(tmp_path, gw, study):
+    one = study()
+    source = str(tmp_path / 'received')
+    one.write(source, one.add_series(), 2, mtime=time.time() - 100)
+    with open(os.path.join(source, 'CT.1.2.3.garbage'), 'wb') as handle:
+        handle.write(b'not DICOM at all' * 10)
+    os.utime(os.path.join(source, 'CT.1.2.3.garbage'), (time.time() - 200, time.time() - 200))
+    nouid = one.write(str(tmp_path / 'nouid'), one.series[0]['uid'], 1, first=9)[0]
+    import pydicom
+    ds = pydicom.dcmread(os.path.join(str(tmp_path / 'nouid'), nouid))
+    del ds.SOPInstanceUID
+    ds.save_as(os.path.join(source, 'CT.nouid'))
+    os.utime(os.path.join(source, 'CT.nouid'), (time.time() - 150, time.time() - 150))
+    association = gw.receive(source)
+    assert gw.file_once() == 0
+    record = gw.record(association)
+    assert (record['filed'], record['quarantined']) == (2, 2)
+    assert sorted((q['name'], q['reason']) for q in record['quarantine']) == [
+        ('CT.1.2.3.garbage', 'unreadable: InvalidDicomError'), ('CT.nouid', 'no SOP Instance UID')]
+
+
+# Transient errors ----------------------------------------------------------------------------------
+
+class FullDisk:
+    """filer's view of the os module, whose write() to a staged copy fails with ENOSPC after writing part."""
+
+    def __init__(self, after=2):
+        self.after = after
+        self.full = True
+        self.writes = 0
+
+    def __getattr__(self, name):
+        return getattr(os, name)
+
+    def write(self, fd, data):
+        if self.full and os.readlink('/proc/self/fd/%d' % fd).endswith(filer.TEMP_SUFFIX):
+            self.writes += 1
+            if self.writes > self.after:
+                os.write(fd, bytes(data[:1000]))
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return os.write(fd, data)
+
+
+def test_a_full_disk_keeps_the_association_queued_until_space_returns(tmp_path, gw, study, monkeypatch):
+    one = study()
+    source = str(tmp_path / 'received')
+    one.write(source, one.add_series(), 5)
+    association = gw.receive(source)
+    disk = FullDisk(after=2)
+    monkeypatch.setattr(filer, 'os', disk)
+    clock = [1000.0]
+    service = gw.filer(clock=lambda: clock[0])
+    assert service.scan() == 1
+    service._wait()  # pylint: disable=protected-access
+    assert os.path.isdir(gw.path('queue', association)) and not os.listdir(gw.path('filed'))
+    assert not temps(gw.data) and not filed_state(gw.data)
+    assert 'ENOSPC' in gw.lines[-1] and 'retried in 10 s' in gw.lines[-1]
+    clock[0] += 5
+    assert service.scan() == 0  # waits for its retry time
+    clock[0] += 6
+    assert service.scan() == 1
+    service._wait()  # pylint: disable=protected-access
+    assert 'retried in 20 s' in gw.lines[-1]
+    disk.full = False  # space is back
+    clock[0] += 21
+    assert service.scan() == 1
+    service.close()
+    record = gw.record(association)
+    assert (record['filed'], record['quarantined']) == (5, 0)
+    assert len(filed_state(gw.data)) == 5 and not temps(gw.data)
+
+
+def test_once_reports_what_it_could_not_file(tmp_path, gw, study, monkeypatch):
+    one = study()
+    source = str(tmp_path / 'received')
+    one.write(source, one.add_series(), 2)
+    association = gw.receive(source)
+    monkeypatch.setattr(filer, 'os', FullDisk(after=0))
+    assert gw.file_once() == 1
+    assert os.path.isdir(gw.path('queue', association))
+    monkeypatch.undo()
+    assert gw.file_once() == 0 and os.path.isdir(gw.path('filed', association))
+
+
+def test_an_association_still_receiving_is_left_alone(tmp_path, gw, study):
+    one = study()
+    source = str(tmp_path / 'received')
+    one.write(source, one.add_series(), 2)
+    association = gw.receive(source)
+    fd = hold_lock(gw.path('incoming', association, '.lock'))
+    try:
+        assert gw.file_once() == 0
+        assert os.path.isdir(gw.path('incoming', association)) and not filed_state(gw.data)
+    finally:
+        os.close(fd)
+    assert gw.file_once() == 0 and os.path.isdir(gw.path('filed', association))
+
+
+def test_a_gate_s_leftover_setup_dir_is_removed_when_old_and_unlocked(gw):
+    incoming = gw.path('incoming')
+    made = {}
+    for label, age, extra in (('old', 7200, None), ('young', 60, None), ('locked', 7200, None), ('holding', 7200, 'CT.1')):
+        path = os.path.join(incoming, '.new-20261201T000000-%d-0000000%d' % (len(made), len(made)))
+        os.makedirs(path)
+        for name in ('.association', '.lock') + ((extra,) if extra else ()):
+            open(os.path.join(path, name), 'w').close()
+        os.utime(path, (time.time() - age, time.time() - age))
+        made[label] = path
+    fd = hold_lock(os.path.join(made['locked'], '.lock'))
+    try:
+        service = gw.filer()
+        service.remove_stale_new_dirs(time.time())
+        service.close()
+    finally:
+        os.close(fd)
+    assert sorted(label for label, path in made.items() if os.path.exists(path)) == ['holding', 'locked', 'young']
+
+
+# The refuse flag, stats --------------------------------------------------------------------------
+
+class Space:
+    """filer's view of the os module, with statvfs reporting free_mb on every file system."""
+
+    def __init__(self, free_mb):
+        self.free_mb = free_mb
+
+    def __getattr__(self, name):
+        return getattr(os, name)
+
+    def statvfs(self, _path):
+        return os.statvfs_result((4096, 4096, 10 ** 9, 0, self.free_mb * 256, 0, 0, 0, 0, 255))
+
+
+def test_the_refuse_flag_has_hysteresis(make_gateway, monkeypatch):
+    gw = make_gateway(min_free_mb=1000)
+    space = Space(2000)
+    monkeypatch.setattr(filer, 'os', space)
+    service = gw.filer()
+    flag = gw.path('.pacsgate-refuse')
+    steps = []
+    for free_mb in (2000, 999, 1050, 1099, 1100, 1050, 999):
+        space.free_mb = free_mb
+        service.check_space()
+        steps.append(os.path.exists(flag))
+        if free_mb == 999 and steps[-1]:
+            with open(flag) as handle:
+                assert handle.read() == 'free space on the tmp file system is 999 MB, below the minimum of 1000 MB\n'
+    assert steps == [False, True, True, True, False, False, True]
+    service.close()
+    assert sum('refusing new associations' in line for line in gw.lines) == 2
+    assert sum('accepting associations again' in line for line in gw.lines) == 1
+
+
+def test_stats_count_the_associations_log_and_the_filing(tmp_path, gw, study):
+    log = os.path.join(gw.log, 'associations.log')
+    lines = ['2026-12-01T10:00:00Z accepted - id=a peer=192.0.2.1 calling=PACS called=GW',
+             '2026-12-01T10:00:01Z refused calling-aetitle id=- peer=192.0.2.9 calling=X called=GW',
+             '2026-12-01T10:00:02Z refused disk id=- peer=192.0.2.1 calling=PACS called=GW',
+             '2026-12-01T10:00:03Z accepted - id=b peer=192.0.2.1 calling=PACS called=GW']
+    with open(log, 'w') as handle:
+        handle.write('\n'.join(lines[:3]) + '\n' + lines[3][:20])  # the last line is still being written
+    one = study()
+    source = str(tmp_path / 'received')
+    one.write(source, one.add_series(), 3)
+    gw.receive(source)
+    assert gw.file_once() == 0
+    stats = gw.stats()
+    assert stats['associations']['accepted'] == 1
+    assert stats['associations']['refused'] == {'called-aetitle': 0, 'calling-aetitle': 1, 'source': 0, 'disk': 1,
+                                                'protocol': 0}
+    assert (stats['associations_filed'], stats['instances_filed'], stats['bytes_filed']) == (
+        1, 3, sum(os.path.getsize(os.path.join(source, n)) for n in os.listdir(source)))
+    assert stats['filing_latency_seconds']['count'] == 1 and stats['filing_latency_seconds']['buckets']['+Inf'] == 1
+    assert sum(stats['received_by_day'].values()) == 3
+    # The line completed, then the log rotated with one more line in the old file and one in the new.
+    with open(log, 'a') as handle:
+        handle.write(lines[3][20:] + '\n' + lines[0] + '\n')
+    os.rename(log, log + '.1')
+    with open(log, 'w') as handle:
+        handle.write(lines[1] + '\n')
+    assert gw.file_once() == 0
+    stats = gw.stats()
+    assert stats['associations']['accepted'] == 3 and stats['associations']['refused']['calling-aetitle'] == 2
+    assert stats['last_association_at'] >= records.parse_utc('2026-12-01T10:00:03Z')
+    assert stats['gate_log']['inode'] == os.stat(log).st_ino
+
+
+# px-listen mode ----------------------------------------------------------------------------------
+
+def test_px_listen_dirs_are_verified_or_filed_in_place(tmp_path, make_gateway, px_listen, study):
+    one = study()
+    source = str(tmp_path / 'received')
+    one.write(source, one.add_series(), 3)
+    gw = make_gateway('gw', receiver='px-listen')
+    result = px_listen(str(tmp_path / 'px-work'), source, gw.tmp, gw.log, gw.data)
+    filed_by_px_listen = tree(gw.data, gw.log)
+    uuid_dir = result['uuid_directory']
+    # A px-listen that died before filing: its files are in its uuid dir, nothing filed.
+    lost = os.path.join(gw.tmp, '2f0e4c1a-8d3b-4a5e-9c7d-0123456789ab')
+    other = study(patient_id='PLOST')
+    other.write(os.path.join(lost, 'LOST_20261201'), other.add_series(), 2)
+    with open(os.path.join(lost, 'debug.log'), 'w') as handle:
+        handle.write('storescp debug output, not an instance\n')
+    open(os.path.join(lost, '.lock'), 'w').close()
+    assert gw.file_once() == 0
+    assert not os.path.exists(os.path.join(uuid_dir, '.pacsgate-record.json'))  # too recent
+    old = time.time() - 600
+    for path in (uuid_dir, lost):
+        for root, dirs, files in os.walk(path):
+            for name in dirs + files + ['']:
+                os.utime(os.path.join(root, name), (old, old))
+    fd = hold_lock(os.path.join(lost, '.lock'))  # px-listen still running
+    try:
+        assert gw.file_once() == 0
+        assert not os.path.exists(os.path.join(lost, '.pacsgate-record.json'))
+    finally:
+        os.close(fd)
+    assert gw.file_once() == 0
+    verified = load(os.path.join(uuid_dir, '.pacsgate-record.json'))
+    assert (verified['receiver'], verified['filed'], verified['present'], verified['replaced']) == ('px-listen', 3, 3, 0)
+    refiled = load(os.path.join(lost, '.pacsgate-record.json'))
+    assert (refiled['instances'], refiled['filed'], refiled['present']) == (2, 2, 0)
+    now = tree(gw.data, gw.log)
+    assert dict((k, v) for k, v in now.items() if k in filed_by_px_listen) == filed_by_px_listen
+    assert dcm_count(now) == 5
+    assert os.path.isdir(uuid_dir) and os.path.isdir(lost)  # kept in place for housekeeping
+
+
+# Symlinks ------------------------------------------------------------------------------------------
+
+def snapshot(path):
+    found = {}
+    for root, dirs, files in os.walk(path):
+        for name in dirs + files:
+            full = os.path.join(root, name)
+            st = os.lstat(full)
+            found[os.path.relpath(full, path)] = (st.st_mode, st.st_size, st.st_mtime_ns, st.st_ino)
+    return found
+
+
+def test_symlinks_in_the_tmp_tree_are_not_followed(tmp_path, tmp_path_factory, gw, study):
+    outside = str(tmp_path_factory.mktemp('outside'))
+    one = study()
+    one.write(outside, one.add_series(), 2)
+    os.makedirs(os.path.join(outside, 'sub'))
+    before = snapshot(outside)
+    os.makedirs(gw.path('incoming'))
+    os.makedirs(gw.path('queue'))
+    os.symlink(outside, gw.path('incoming', '20261201T120000-1-deadbeef'))
+    os.symlink(outside, gw.path('queue', '20261201T120000-2-deadbeef'))
+    os.symlink(outside, gw.path('6a3f2b1c-0d4e-4f5a-8b6c-7d8e9f0a1b2c'))
+    # Inside a real association: a symlink to an outside instance, and one to the outside dir.
+    source = str(tmp_path / 'received')
+    one.write(source, one.series[0]['uid'], 1, first=5)
+    association = gw.receive(source)
+    os.symlink(os.path.join(outside, sorted(os.listdir(outside))[0]), gw.path('incoming', association, 'CT.link'))
+    os.symlink(os.path.join(outside, 'sub'), gw.path('incoming', association, 'dirlink'))
+    assert gw.file_once() == 0
+    assert snapshot(outside) == before
+    record = gw.record(association)
+    assert record['instances'] == 1 and dcm_count(tree(gw.data)) == 1
+    assert os.path.islink(gw.path('incoming', '20261201T120000-1-deadbeef'))
+    assert os.path.islink(gw.path('queue', '20261201T120000-2-deadbeef'))
+
+
+def test_a_symlinked_tmp_dir_is_refused(tmp_path, tmp_path_factory):
+    outside = str(tmp_path_factory.mktemp('outside'))
+    (tmp_path / 'log').mkdir()
+    (tmp_path / 'data').mkdir()
+    os.symlink(outside, str(tmp_path / 'tmp'))
+    config = {'tmp_dir': str(tmp_path / 'tmp'), 'log_dir': str(tmp_path / 'log'), 'data_dir': str(tmp_path / 'data')}
+    with open(str(tmp_path / 'c.json'), 'w') as handle:
+        json.dump(config, handle)
+    with pytest.raises(OSError) as failed:
+        filer.Filer(records.load_config(str(tmp_path / 'c.json')))
+    assert failed.value.errno in (errno.ELOOP, errno.ENOTDIR)
+    assert os.listdir(outside) == []
+
+
+# The service ---------------------------------------------------------------------------------------
+
+def run_service(gw, *args):
+    env = dict(os.environ, PYTHONPATH=COLLECTIONS)
+    return subprocess.Popen([sys.executable, '-m', 'ansible_collections.pacsgate.listener.plugins.module_utils.filer',
+                             '--config', gw.config_file] + list(args),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+
+
+def wait_for(predicate, timeout=30):
+    end = time.time() + timeout
+    while time.time() < end:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_the_service_files_as_associations_end_and_stops_on_sigterm(tmp_path, gw, study):
+    one = study(patient_id='PSERVICE')
+    source = str(tmp_path / 'received')
+    one.write(source, one.add_series(), 3)
+    association = gw.new_id()
+    os.makedirs(gw.path('incoming'))
+    staging = str(tmp_path / 'staging')
+    gw.receive(source, association=association)
+    os.rename(gw.path('incoming', association), staging)
+    fd = hold_lock(os.path.join(staging, '.lock'))
+    os.rename(staging, gw.path('incoming', association))  # as the gate does: locked, then renamed
+    service = run_service(gw, '--log-file')
+    try:
+        assert wait_for(lambda: os.path.exists(os.path.join(gw.log, 'filer.log')))
+        time.sleep(0.3)
+        assert os.path.isdir(gw.path('incoming', association))  # still receiving
+        os.close(fd)  # storescp exits
+        assert wait_for(lambda: os.path.exists(gw.path('filed', association, '.pacsgate-record.json')))
+        service.send_signal(signal.SIGTERM)
+        out, err = service.communicate(timeout=20)
+    finally:
+        if service.poll() is None:
+            service.kill()
+    assert service.returncode == 0, err
+    assert out == ''
+    with open(os.path.join(gw.log, 'filer.log')) as handle:
+        log = handle.read()
+    assert 'association %s: 3 instance(s): 3 filed' % association in log and log.rstrip().endswith('stopped')
+    for value in ('PSERVICE', 'PACSGATE', gw.data, source):
+        assert value not in log
+
+
+def locked_association(gw, tmp_path, source):
+    """An association in incoming whose lock is held (as by storescp); (id, lock fd)."""
+    association = gw.new_id()
+    os.makedirs(gw.path('incoming'), exist_ok=True)
+    staging = str(tmp_path / ('staging-' + association))
+    gw.receive(source, association=association)
+    os.rename(gw.path('incoming', association), staging)
+    fd = hold_lock(os.path.join(staging, '.lock'))
+    os.rename(staging, gw.path('incoming', association))  # as the gate does: locked, then renamed
+    return association, fd
+
+
+def test_sigterm_while_filing_finishes_the_association_in_hand(tmp_path, gw, thousand):
+    association, fd = locked_association(gw, tmp_path, thousand)
+    service = run_service(gw, '--log-file')
+    try:
+        assert wait_for(lambda: os.path.exists(os.path.join(gw.log, 'filer.log')))
+        os.close(fd)
+        assert wait_for(lambda: os.path.isdir(gw.path('queue', association)), timeout=10)
+        assert not os.path.exists(gw.path('filed', association))  # being filed now
+        service.send_signal(signal.SIGTERM)
+        _out, err = service.communicate(timeout=120)
+    finally:
+        if service.poll() is None:
+            service.kill()
+    assert service.returncode == 0, err
+    assert gw.record(association)['filed'] == 1000
+
+
+# Speed and memory --------------------------------------------------------------------------------
+
+@pytest.fixture(scope='module')
+def thousand(tmp_path_factory):
+    """1000 CT instances (about 39 KB each) of one series: one association's worth."""
+    from conftest import Study
+    source = str(tmp_path_factory.mktemp('thousand'))
+    one = Study(patient_id='PBENCH')
+    one.write(source, one.add_series(), 1000)
+    return source
+
+
+def test_speed_1000_instances_of_one_association(tmp_path, make_gateway, px_listen, thousand, capsys):
+    """Prints how long after an association's end its 1000 instances are filed, and the same for
+    px-listen's own filing pass over the same files (a figure, not a timed assertion)."""
+    px = make_gateway('px')
+    reference = px_listen(str(tmp_path / 'px-work'), thousand, px.tmp, px.log, px.data)
+    ours = make_gateway('ours')
+    association = ours.new_id()
+    staging = str(tmp_path / 'staging')
+    ours.receive(thousand, association=association)
+    os.makedirs(ours.path('queue'), exist_ok=True)
+    os.rename(ours.path('incoming', association), staging)
+    fd = hold_lock(os.path.join(staging, '.lock'))
+    os.rename(staging, ours.path('incoming', association))
+    service = ours.filer()
+    worker = threading.Thread(target=service.run)
+    worker.start()
+    try:
+        time.sleep(0.3)
+        ended = time.time()
+        os.close(fd)
+        assert wait_for(lambda: os.path.exists(ours.path('filed', association, '.pacsgate-record.json')), timeout=120)
+    finally:
+        service.stop.set()
+        worker.join()
+    record = ours.record(association)
+    assert record['filed'] == 1000
+    latency = record['filed_at'] - ended
+    assert tree(ours.data, ours.log) == tree(px.data, px.log)
+    with capsys.disabled():
+        sys.stdout.write('\nfiler: 1000 instances (%.1f MB) of one association filed %.2f s after it ended; '
+                         "px-listen's filing pass over the same files: %.2f s (%.1f times the filer's)\n"
+                         % (record['bytes'] / 1e6, latency, reference['filing_seconds'],
+                            reference['filing_seconds'] / latency))
+
+
+def test_memory_after_filing_1000_instances(tmp_path, make_gateway, thousand, capsys):
+    gw = make_gateway('rss')
+    association = gw.receive(thousand)
+    env = dict(os.environ, PYTHONPATH=COLLECTIONS)
+    pid = os.spawnve(os.P_NOWAIT, sys.executable, [
+        sys.executable, '-m', 'ansible_collections.pacsgate.listener.plugins.module_utils.filer', '--once',
+        '--log-file', '--config', gw.config_file], env)
+    _pid, status, usage = os.wait4(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert gw.record(association)['filed'] == 1000
+    rss_mib = usage.ru_maxrss / 1024.0
+    with capsys.disabled():
+        sys.stdout.write('\nfiler: peak RSS %.1f MiB after filing 1000 instances (python -m ...filer --once)\n' % rss_mib)
+    assert rss_mib < 150
