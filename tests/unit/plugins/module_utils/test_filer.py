@@ -485,7 +485,7 @@ def test_stats_count_the_associations_log_and_the_filing(tmp_path, gw, study):
     stats = gw.stats()
     assert stats['associations']['accepted'] == 1
     assert stats['associations']['refused'] == {'called-aetitle': 0, 'calling-aetitle': 1, 'source': 0, 'disk': 1,
-                                                'protocol': 0}
+                                                'setup': 0, 'protocol': 0}
     assert (stats['associations_filed'], stats['instances_filed'], stats['bytes_filed']) == (
         1, 3, sum(os.path.getsize(os.path.join(source, n)) for n in os.listdir(source)))
     assert stats['filing_latency_seconds']['count'] == 1 and stats['filing_latency_seconds']['buckets']['+Inf'] == 1
