@@ -80,8 +80,9 @@ READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | O_CLOEXEC
 
 CONFIG_PATHS = ('tmp_dir', 'log_dir', 'data_dir')
 CONFIG_INTS = {'workers': (1, 64, 2), 'min_free_mb': (0, 1 << 30, 1024), 'refile_after_minutes': (1, 100000, 5),
-               'min_age_hours': (0, 100000, 24), 'log_max_mb': (1, 1 << 20, 16),
-               'log_retention_days': (1, 100000, 30), 'log_keep': (1, 100, 5)}
+               'log_max_mb': (1, 1 << 20, 16), 'log_retention_days': (1, 100000, 30), 'log_keep': (1, 100, 5)}
+# Numbers that may have a fraction (hours: 0.5 is half an hour).
+CONFIG_NUMBERS = {'min_age_hours': (0, 100000, 24)}
 RECEIVERS = ('filer', 'px-listen')
 
 
@@ -140,6 +141,11 @@ def load_config(path):
         value = config.get(key, default)
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
             raise ValueError('%s must be an integer from %d to %d' % (key, low, high))
+        config[key] = value
+    for key, (low, high, default) in CONFIG_NUMBERS.items():
+        value = config.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+            raise ValueError('%s must be a number from %d to %d' % (key, low, high))
         config[key] = value
     config.setdefault('receiver', 'filer')
     if config['receiver'] not in RECEIVERS:

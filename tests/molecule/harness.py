@@ -219,6 +219,8 @@ class Sender(threading.Thread):
 
     def __init__(self, gw, paths, gap=0.05, at_least=0, calling=SENDER_AET, called=None, port=None,
                  contexts=None, tls=None):
+        """`contexts`: (SOP class UID, transfer syntax UID) pairs to propose; by default those of
+        the files."""
         super().__init__(daemon=True)
         self.gw, self.paths, self.gap, self.at_least = gw, list(paths), gap, at_least
         self.calling, self.called = calling, called or gw["aetitle"]
@@ -233,17 +235,18 @@ class Sender(threading.Thread):
 
     def run(self):
         from pydicom import dcmread
-        from pynetdicom import AE, StoragePresentationContexts, _config
+        from pynetdicom import AE, _config
         # Send each file's data set as the bytes it holds, not decoded and encoded again.
         _config.STORE_SEND_CHUNKED_DATASET = True
         try:
             ae = AE(ae_title=self.calling)
             ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = 60
-            if self.contexts:
-                for context in self.contexts:
-                    ae.add_requested_context(*context)
-            else:
-                ae.requested_contexts = StoragePresentationContexts[:120]
+            # As an archive does: each SOP class with the transfer syntax its files are in.
+            contexts = self.contexts or sorted({
+                (str(meta.MediaStorageSOPClassUID), str(meta.TransferSyntaxUID))
+                for meta in (dcmread(path, stop_before_pixels=True).file_meta for path in self.paths)})
+            for sop_class, syntax in contexts:
+                ae.add_requested_context(sop_class, [syntax])
             assoc = ae.associate(self.gw["ip"], self.port, ae_title=self.called, tls_args=self.tls)
             self.associated = assoc.is_established
             if not self.associated:

@@ -351,3 +351,14 @@ def test_read_regular_refuses_what_is_not_a_small_regular_file(tmp_path):
         assert failed.value.errno == errno.ENOTDIR
     finally:
         os.close(fd)
+
+
+def test_config_takes_hours_with_a_fraction(tmp_path):
+    import json
+    dirs = {key: str(tmp_path / key) for key in ('tmp_dir', 'log_dir', 'data_dir')}
+    path = tmp_path / 'settings.json'
+    path.write_text(json.dumps(dict(dirs, min_age_hours=0.5)))
+    assert records.load_config(str(path))['min_age_hours'] == 0.5
+    path.write_text(json.dumps(dict(dirs, min_age_hours=True)))
+    with pytest.raises(ValueError, match='min_age_hours'):
+        records.load_config(str(path))
