@@ -59,3 +59,33 @@ def main():
 
 if __name__ == "__main__":
     main()
+
+
+# Samples of pydicom's test data in compressed transfer syntaxes, as archives store them.
+COMPRESSED_SAMPLES = {
+    "JPEG Baseline": "SC_rgb_jpeg_dcmtk.dcm",
+    "JPEG Lossless": "SC_rgb_jpeg_gdcm.dcm",
+    "JPEG 2000": "JPEG2000.dcm",
+    "JPEG 2000 Lossless": "MR_small_jp2klossless.dcm",
+    "RLE Lossless": "MR_small_RLE.dcm",
+    "Deflated Explicit VR Little Endian": "image_dfl.dcm",
+}
+
+
+def make_compressed(out_dir, patient_id=None):
+    """One instance per compressed sample, with fresh UIDs in one study, its pixel data and transfer
+    syntax untouched. Returns a manifest: study_uid, patient_id and {SOPInstanceUID: syntax name}."""
+    os.makedirs(out_dir, exist_ok=True)
+    study_uid = generate_uid()
+    patient_id = patient_id or "PGZ" + study_uid.rsplit(".", 1)[-1][-9:]
+    instances = {}
+    for number, (name, sample) in enumerate(sorted(COMPRESSED_SAMPLES.items()), start=1):
+        ds = pydicom.dcmread(get_testdata_file(sample))
+        sop_uid = generate_uid()
+        ds.PatientID, ds.PatientName = patient_id, "PACSGATE^COMPRESSED"
+        ds.StudyInstanceUID, ds.StudyDescription, ds.StudyDate = study_uid, "PACSGATE COMPRESSED", "20261201"
+        ds.SeriesInstanceUID, ds.SeriesDescription, ds.SeriesNumber = generate_uid(), name, number
+        ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = sop_uid
+        ds.save_as(os.path.join(out_dir, "c%02d.dcm" % number), enforce_file_format=True)
+        instances[sop_uid] = name
+    return {"study_uid": study_uid, "patient_id": patient_id, "instances": instances}

@@ -199,6 +199,14 @@ def filed_digests(host, data_dir, study_uid):
     return dict(line.split() for line in out.stdout.splitlines() if line.strip())
 
 
+def filing_records(host, tmp_dir):
+    """The filer's completion records of the associations kept in the tmp dir's filed/ (a list)."""
+    out = host.run("python3 -c %s %s", "import glob, json, sys; print(json.dumps([json.load(open(p)) "
+                   "for p in sorted(glob.glob(sys.argv[1] + '/filed/*/.pacsgate-record.json'))]))", tmp_dir)
+    assert out.rc == 0, out.stderr
+    return json.loads(out.stdout)
+
+
 def quarantined(host, tmp_dir):
     """{received file name: reason} of every quarantined instance on the gateway."""
     out = host.run("find %s/quarantine -name '*.reason.json' -exec sh -c 'printf \"%%s \" \"$1\"; "

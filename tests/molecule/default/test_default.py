@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from harness import SENDER_AET, dcmtk, journal_with, xinetd_args
+from harness import SENDER_AET, dcmtk, filing_records, journal_with, xinetd_args
 
 
 def test_listener_account_has_no_login_shell(host, gw):
@@ -27,19 +27,22 @@ def test_xinetd_enabled_and_running_under_systemd(host):
 DROPIN = "/etc/systemd/system/xinetd.service.d/pacsgate-listener.conf"
 
 
-def test_xinetd_runs_with_the_roles_options(host):
-    """Debian 11 and 12 start xinetd through its init script, which reads /etc/default/xinetd;
-    Debian 13's own unit does not, and gets a drop-in that replaces its command."""
+def test_xinetd_is_stopped_alone_and_runs_with_the_roles_options(host):
+    """A restart must never end an association in progress: on every release systemd stops xinetd
+    alone (KillMode=process, from the role's drop-in; Debian 13's own unit would kill the whole
+    control group). Debian 11 and 12 start xinetd through its init script, which reads
+    /etc/default/xinetd; Debian 13's native unit does not, and the drop-in replaces its command."""
+    assert host.run("systemctl show --property=KillMode --value xinetd.service").stdout.strip() == "process"
+    assert DROPIN in host.run("systemctl show --property=DropInPaths --value xinetd.service").stdout
     unit = host.run("systemctl show --property=FragmentPath --value xinetd.service").stdout.strip()
     args = xinetd_args(host)
     if unit.startswith("/run/systemd/generator"):
         lines = host.file("/etc/default/xinetd").content_string.splitlines()
         assert "INETD_COMPAT=No" in lines and 'XINETD_OPTS="-stayalive"' in lines
-        assert not host.file(DROPIN).exists
+        assert "ExecStart" not in host.file(DROPIN).content_string
         assert args[0] == "/usr/sbin/xinetd" and "-stayalive" in args and "-inetd_compat" not in args
     else:
         assert unit.startswith("/usr/lib/systemd/system/") or unit.startswith("/lib/systemd/system/"), unit
-        assert DROPIN in host.run("systemctl show --property=DropInPaths --value xinetd.service").stdout
         # The unit's own command is "xinetd -stayalive -dontfork"; the drop-in's, in this order:
         assert args == ["/usr/sbin/xinetd", "-dontfork", "-stayalive"], args
 
@@ -81,29 +84,59 @@ def test_service_file(host, gw):
     assert "service %s" % gw["service_name"] in text
     assert settings["port"] == str(gw["port"])
     assert settings["user"] == gw["user"]
-    # The lean launcher (dicom_listener_lean_launcher, on by default) runs px-listen; see
-    # test_lean_launcher.py.
-    assert settings["server"] == "/usr/local/libexec/pacsgate/px_listen_lean.py"
+    # Every association starts the gate, run by perl, with its rules as its argument.
+    assert settings["server"] == "/usr/bin/perl"
+    assert settings["server_args"].split() == [GATE, GATE_RULES]
     assert settings["wait"] == "no" and settings["socket_type"] == "stream"
     assert settings["env"] == "TCP_NODELAY=1"
     assert settings["log_type"] == "SYSLOG daemon info"
     assert "HOST" in settings["log_on_success"].split()
     assert "HOST" in settings["log_on_failure"].split()
-    args = settings["server_args"].split()
-    assert args[args.index("-t") + 1] == gw["tmp_dir"]
-    assert args[args.index("-l") + 1] == gw["log_dir"]
-    assert args[args.index("-d") + 1] == gw["data_dir"]
-    wrapper = host.file(args[args.index("-e") + 1])
-    assert wrapper.mode == 0o755
-    assert "--aetitle %s" % gw["aetitle"] in wrapper.content_string
 
 
-@pytest.mark.parametrize("key", ["base_dir", "tmp_dir", "log_dir", "data_dir"])
-def test_directories(host, gw, key):
+GATE, GATE_RULES = "/usr/local/libexec/pacsgate/pacsgate-gate", "/etc/pacsgate/dicomlistener.gate"
+
+
+def test_gate_and_its_rules_belong_to_root(host, gw):
+    """The gate's rules: the called AE title (hex), each PACS tied to its calling AE title, loopback
+    with any, and storescp itself as the receiver, into a directory per association."""
+    for path, mode in ((GATE, 0o644), (GATE_RULES, 0o644), ("/etc/pacsgate/dicomlistener.json", 0o644)):
+        f = host.file(path)
+        assert (f.user, f.group, f.mode) == ("root", "root", mode), path
+    rules = host.file(GATE_RULES).content_string.splitlines()
+    assert "called " + gw["aetitle"].encode().hex() in rules
+    assert "peer " + SENDER_AET.encode().hex() in " ".join(rules)
+    assert "peer * 4 7f000001 32" in rules
+    assert "incoming %s/incoming" % gw["tmp_dir"] in rules
+    assert "exec /usr/bin/storescp" in rules
+    assert {"arg --inetd", "arg --bit-preserving", "arg +xa"} <= set(rules)
+    assert "output-option --output-directory" in rules
+
+
+def test_filer_runs_as_the_listener_in_a_sandbox(host, gw):
+    unit = "pacsgate-filer-%s" % gw["service_name"]
+    assert host.service(unit).is_running and host.service(unit).is_enabled
+    pid = host.run("systemctl show --property=MainPID --value %s", unit).stdout.strip()
+    assert host.run("ps -o user= -p %s", pid).stdout.strip() == gw["user"]
+    show = host.run("systemctl show %s -p NoNewPrivileges -p ProtectSystem -p PrivateTmp", unit).stdout
+    assert "NoNewPrivileges=yes" in show and "ProtectSystem=strict" in show and "PrivateTmp=yes" in show
+
+
+@pytest.mark.parametrize("key", ["tmp_dir", "log_dir", "data_dir"])
+def test_listener_directories(host, gw, key):
     d = host.file(gw[key])
-    assert d.is_directory
+    assert d.is_directory and not d.is_symlink
     assert d.user == gw["user"] and d.group == gw["group"]
     assert d.mode == 0o750
+
+
+def test_base_and_services_directories_belong_to_root(host, gw):
+    """The listener cannot rename or replace its tmp, log and data dirs, nor pypx's service file."""
+    for path in (gw["base_dir"], gw["base_dir"] + "/services"):
+        d = host.file(path)
+        assert (d.user, d.group, d.mode) == ("root", gw["group"], 0o750), path
+    pacs = host.file(gw["base_dir"] + "/services/pacs.json")
+    assert (pacs.user, pacs.group, pacs.mode) == ("root", gw["group"], 0o640)
 
 
 def test_c_echo_from_outside(gw):
@@ -152,6 +185,16 @@ def test_associations_are_logged_with_the_client_host(host, gw, sent_study):
     log = journal_with(host, "xinetd", started, ended)
     assert started in log
     assert ended in log
+    gate_log = host.file(gw["log_dir"] + "/associations.log").content_string
+    assert " accepted - id=" in gate_log and "calling=%s called=%s" % (SENDER_AET, gw["aetitle"]) in gate_log
+
+
+def test_each_association_is_filed_with_a_record(host, gw, sent_study):
+    """The filer's completion record: every instance filed and checked against the received copy."""
+    decoded = filing_records(host, gw["tmp_dir"])
+    ours = [r for r in decoded if r["instances"] == sent_study["expected"]]
+    assert ours, decoded
+    assert ours[-1]["filed"] == sent_study["expected"] and ours[-1]["quarantined"] == 0
 
 
 def test_filed_files_belong_to_the_listener(host, gw, sent_study):

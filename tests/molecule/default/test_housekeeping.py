@@ -1,9 +1,22 @@
-"""The housekeeping timer removes filed association copies from the tmp dir and nothing else."""
+"""Housekeeping (its timer's unit, sandboxed, as the listener): removes received copies whose
+filing is recorded and still verifies, once old enough; keeps everything else; rotates logs."""
 
 from harness import FULL_HOST_ONLY
 
 # Expensive: on the Debian 12 gateway only.
 testinfra_hosts = FULL_HOST_ONLY
+
+# Make a filed association look two days old: its record's filing time and its dir's mtime.
+_AGE = r"""
+import json, os, sys, time
+path = os.path.join(sys.argv[1], '.pacsgate-record.json')
+with open(path) as handle:
+    record = json.load(handle)
+record['filed_at'] = time.time() - 2 * 86400
+with open(path, 'w') as handle:
+    json.dump(record, handle)
+print(record['files'][0]['filed_as'] if record['files'] else '')
+"""
 
 
 def unit(gw):
@@ -15,24 +28,49 @@ def test_timer_is_enabled_and_waiting(host, gw):
     assert timer.is_enabled and timer.is_running
 
 
-def test_housekeeping_keeps_what_is_not_filed(host, gw, sent_study):
+def age(host, association_dir):
+    out = host.run("python3 -c %s %s", _AGE, association_dir)
+    assert out.rc == 0, out.stderr
+    host.run("touch -h -d '2 days ago' %s %s/*", association_dir, association_dir)
+    return out.stdout.strip()
+
+
+def test_housekeeping_removes_only_what_is_recorded_and_verified(host, gw, sent_study):
     assert len(sent_study["filed"]) == sent_study["expected"]
-    tmp, data = gw["tmp_dir"], gw["data_dir"]
+    tmp, data, log = gw["tmp_dir"], gw["data_dir"], gw["log_dir"]
     filed_before = int(host.run("find %s -name '*.dcm' | wc -l", data).stdout)
-    # The study's association dir is fully filed: make it two days old. Beside it, an old dir
-    # with an instance that was never filed, and a recent one.
-    dirs = host.run("ls -d %s/*/", tmp).stdout.split()
-    filed_dir = [d for d in dirs if host.run("ls -R %s | grep -c '^CT\\.'", d).stdout.strip() not in ("", "0")][0]
-    host.run("mkdir -p %s/pg-unfiled/X && echo x > %s/pg-unfiled/X/CT.1.2.3.424242", tmp, tmp)
-    host.run("find %s %s/pg-unfiled -exec touch -d '2 days ago' {} +", filed_dir, tmp)
-    host.run("mkdir -p %s/pg-recent/X && echo x > %s/pg-recent/X/CT.1.2.3.434343", tmp, tmp)
+    dirs = sorted(host.run("ls -d %s/filed/*/", tmp).stdout.split())
+    assert len(dirs) >= 3, dirs
+    old, changed, recent = dirs[0].rstrip("/"), dirs[1].rstrip("/"), dirs[-1].rstrip("/")
+    age(host, old)
+    # A filed copy that changed since filing: its received copy is the only intact one left.
+    victim = age(host, changed)
+    if victim:
+        host.run("cp -p %s/%s /tmp/pacsgate-keep && printf x >> %s/%s", data, victim, data, victim)
+    # A received copy whose filing has no record, two days old: kept, whatever its place.
+    host.run("install -d -o %s -g %s %s/filed/20000101T000000-1-deadbeef && runuser -u %s -- touch %s/filed/20000101T000000-1-deadbeef/CT.1.2.3 && "
+             "touch -d '2 days ago' %s/filed/20000101T000000-1-deadbeef", gw["user"], gw["group"], tmp, gw["user"], tmp, tmp)
+    # A log over the rotation size, and one of px-listen's per-association logs from long ago.
+    host.run("runuser -u %s -- truncate -s 17M %s/associations.log.test && mv %s/associations.log %s/associations.log.keep && "
+             "mv %s/associations.log.test %s/associations.log && runuser -u %s -- touch -d '40 days ago' %s/out-old.txt",
+             gw["user"], log, log, log, log, log, gw["user"], log)
     try:
         res = host.run("systemctl start %s.service", unit(gw))
-        assert res.rc == 0, res.stderr + host.run("journalctl -u %s.service -n 20 --no-pager", unit(gw)).stdout
-        assert not host.file(filed_dir).exists
-        assert host.file(tmp + "/pg-unfiled/X/CT.1.2.3.424242").exists
-        assert host.file(tmp + "/pg-recent/X/CT.1.2.3.434343").exists
+        journal = host.run("journalctl -u %s.service -n 20 --no-pager", unit(gw)).stdout
+        assert res.rc == 0, res.stderr + journal
+        assert not host.file(old).exists
+        assert host.file(recent).exists
+        assert host.file(changed).exists or not victim
+        assert host.file(tmp + "/filed/20000101T000000-1-deadbeef/CT.1.2.3").exists
+        assert "1 without a record" in journal, journal
         assert int(host.run("find %s -name '*.dcm' | wc -l", data).stdout) == filed_before
-        assert "removed" in host.run("journalctl -u %s.service -n 20 --no-pager", unit(gw)).stdout
+        assert "removed 1 filed association dir(s)" in journal, journal
+        assert "%d changed since filing" % (1 if victim else 0) in journal, journal
+        assert host.file(log + "/associations.log.1").exists and host.file(log + "/associations.log.1").size > 16 << 20
+        assert not host.file(log + "/out-old.txt").exists
     finally:
-        host.run("rm -rf %s/pg-unfiled %s/pg-recent", tmp, tmp)
+        if victim:
+            host.run("cp -p /tmp/pacsgate-keep %s/%s", data, victim)
+        host.run("rm -rf %s/filed/20000101T000000-1-deadbeef %s/associations.log.1 && "
+                 "cat %s/associations.log.keep >> %s/associations.log; rm -f %s/associations.log.keep",
+                 tmp, log, log, log, log)

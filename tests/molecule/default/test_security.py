@@ -50,9 +50,8 @@ def test_silent_connection_is_closed_by_the_acse_timeout(host, gw):
     timeout = int(host.ansible.get_variables().get("dicom_listener_acse_timeout", 30))
     start = time.monotonic()
     with socket.create_connection((gw["ip"], gw["port"]), timeout=timeout + 30) as sock:
-        # Say nothing, as a half-open or stuck peer: storescp must give up and the gateway close the
-        # connection. (px-listen then writes a Python traceback into the socket: it expects at least
-        # one received image. That is pypx's own behaviour.)
+        # Say nothing, as a half-open or stuck peer: the gate gives up after the ACSE timeout and
+        # closes the connection.
         while sock.recv(65536):
             pass
     waited = time.monotonic() - start
@@ -75,9 +74,25 @@ def test_leftovers_of_a_root_run_are_given_back(host, gw):
 
 
 # Everything the role must refuse, with the words its message must contain. Values are JSON, given
-# with -e, so that strings with newlines (attempts to inject xinetd attributes) arrive intact.
+# with -e, so that strings with newlines (attempts to inject xinetd attributes) arrive intact. (The
+# unit tests of plugins/module_utils/validate.py try over 200 more; here each must also leave the
+# gateway untouched.)
 BAD_INPUTS = [
     ("dicom_listener_user", '"root"', "dicom_listener_user is root"),
+    ("dicom_listener_user", '"root\\n"', "dicom_listener_user"),
+    ("dicom_listener_aetitle", '"CHRISLOCAL\\n"', "dicom_listener_aetitle"),
+    ("dicom_listener_bind_address", '"0.0.0.0\\n"', "dicom_listener_bind_address"),
+    ("dicom_listener_service_name", '"dicomlistener\\n"', "dicom_listener_service_name"),
+    ("dicom_listener_xinetd_opts", '["-stayalive\\n"]', "dicom_listener_xinetd_opts"),
+    ("dicom_listener_data_dir", '"/srv/100%/data"', "dicom_listener_data_dir"),
+    ("dicom_listener_base_dir", '"/tmp"', "dicom_listener_base_dir"),
+    ("dicom_listener_data_dir", '"/var/log"', "dicom_listener_data_dir"),
+    ("dicom_listener_host_ip_env_file", '"/home/dicom/data/host_ip.env"', "dicom_listener_host_ip_env_file"),
+    ("dicom_listener_venv_dir", '"/home/dicom/tmp/venv"', "dicom_listener_venv_dir"),
+    ("dicom_listener_housekeeping_schedule", '"hourly\\nExecStart=/bin/sh"', "dicom_listener_housekeeping_schedule"),
+    ("dicom_listener_pip_index_url", '"https://pypi.org/simple\\ntrusted-host = evil"', "dicom_listener_pip_index_url"),
+    ("dicom_listener_port", '"10_402"', "dicom_listener_port"),
+    ("dicom_listener_allowed_sources", '["fe80::1%eth0"]', "dicom_listener_allowed_sources"),
     ("dicom_listener_user", '"Root!"', "dicom_listener_user"),
     ("dicom_listener_group", '"dicom group"', "dicom_listener_group"),
     ("dicom_listener_aetitle", '""', "dicom_listener_aetitle"),
@@ -112,7 +127,8 @@ BAD_INPUTS = [
     ("dicom_listener_xinetd_opts", '["-stayalive", "-limit 5\\nINETD_COMPAT=Yes"]', "dicom_listener_xinetd_opts"),
     ("dicom_listener_xinetd_opts", '["-limit", "5"]', "must hold -stayalive"),
 ]
-WATCHED = ("/etc/xinetd.d", "/home/dicom", "/opt/pypx", "/usr/local/libexec/pacsgate", "/usr/local/bin")
+WATCHED = ("/etc/xinetd.d", "/etc/pacsgate", "/etc/systemd/system", "/etc/default/xinetd", "/home/dicom", "/opt/pypx",
+           "/usr/local/libexec/pacsgate", "/usr/local/bin")
 
 
 @needs_molecule
@@ -143,11 +159,25 @@ def test_port_of_another_xinetd_service_is_refused(host):
         host.run("rm -f /etc/xinetd.d/other")
 
 
+@needs_molecule
+def test_root_with_a_trailing_newline_is_refused_under_a_pfdcm_tag(host):
+    """Under --tags file_install as well: validation runs whatever the tags."""
+    before = snapshot(host, *WATCHED)
+    count("bad inputs", tried=1)
+    out, recap = run_playbook("pacsgate.listener.site", "--tags", "file_install", "-e", '{"dicom_listener_user": "root\\n"}',
+                              expect_failure=True)
+    unchanged = snapshot(host, *WATCHED) == before
+    count("bad inputs", refused_with_their_message=int("dicom_listener_user" in out), changed_a_watched_tree=int(not unchanged))
+    assert "dicom_listener_user" in out and "changed=0" in recap
+    assert unchanged
+    assert "user            = dicom" in host.file("/etc/xinetd.d/dicomlistener").content_string
+
+
 def test_bad_input_table_is_large_enough():
-    assert len(BAD_INPUTS) >= 20
+    assert len(BAD_INPUTS) >= 40
 
 
-VALIDATE = "python3 /usr/local/libexec/pacsgate/xinetd_validate.py %s dicomlistener"
+VALIDATE = "/opt/pypx/bin/python -I -m pacsgate_listener.xinetd %s dicomlistener"
 
 
 def test_validator_accepts_the_live_service_file(host, gw):
@@ -180,3 +210,45 @@ def test_check_diff_shows_the_change_and_changes_nothing(host, gw):
     assert "changed=0" not in recap
     assert snapshot(host, *WATCHED) == before
     assert host.socket("tcp://0.0.0.0:%d" % gw["port"]).is_listening
+
+
+# --- the listener cannot make root follow what it can write ---------------------------------------
+
+@needs_molecule
+def test_the_listener_cannot_replace_its_directories(host, gw):
+    """Its tmp, log and data dirs are entries of the root-owned base dir."""
+    res = host.run("runuser -u %s -- mv %s %s.moved", gw["user"], gw["log_dir"], gw["log_dir"])
+    assert res.rc != 0 and "Permission denied" in res.stderr
+    res = host.run("runuser -u %s -- ln -s /etc %s/evil", gw["user"], gw["base_dir"])
+    assert res.rc != 0
+
+
+@needs_molecule
+def test_a_listener_directory_that_is_a_link_is_refused_and_its_target_left_alone(host, gw):
+    """As the old layout allowed: log replaced by a link to a root-owned directory. The role refuses
+    it, before it changes anything, instead of handing the target to the listener."""
+    host.run("install -d -o root -g root -m 0700 /opt/victim && mv %s %s.real && ln -s /opt/victim %s",
+             gw["log_dir"], gw["log_dir"], gw["log_dir"])
+    try:
+        out, _recap = run_playbook("pacsgate.listener.site", expect_failure=True)
+        assert "is a symbolic link" in out, out[-2000:]
+        victim = host.file("/opt/victim")
+        assert (victim.user, victim.group, victim.mode) == ("root", "root", 0o700)
+    finally:
+        host.run("rm -f %s && mv %s.real %s && rm -rf /opt/victim", gw["log_dir"], gw["log_dir"], gw["log_dir"])
+
+
+@needs_molecule
+def test_links_the_listener_plants_are_not_followed_by_the_give_back(host, gw):
+    """A root-owned leftover next to links the listener planted to root-owned files: the give-back
+    changes the leftover and the links themselves, never what they point to."""
+    host.run("touch %s/root-left && runuser -u %s -- ln -s /etc/shadow %s/shadow-link && "
+             "runuser -u %s -- ln -s /usr %s/usr-link", gw["data_dir"], gw["user"], gw["tmp_dir"], gw["user"], gw["tmp_dir"])
+    try:
+        _out, recap = run_playbook("pacsgate.listener.site", "--tags", "service_mkdirs")
+        assert "failed=0" in recap, recap
+        assert host.file(gw["data_dir"] + "/root-left").user == gw["user"]
+        assert host.file("/etc/shadow").user == "root" and host.file("/usr").user == "root"
+        assert host.file("/usr/bin").user == "root"
+    finally:
+        host.run("rm -f %s/root-left %s/shadow-link %s/usr-link", gw["data_dir"], gw["tmp_dir"], gw["tmp_dir"])

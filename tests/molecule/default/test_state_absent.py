@@ -26,6 +26,10 @@ def test_absent_removes_the_listener_and_keeps_the_data(host, gw):
         assert "RUNNING HANDLER [pacsgate.listener.dicom_listener : Restart xinetd]" in out
         assert not host.file(service_file).exists
         assert not host.file(gw["px_listen_link"]).exists
+        for gone in ("/usr/local/libexec/pacsgate/pacsgate-gate", "/etc/pacsgate/%s.gate" % gw["service_name"],
+                     "/etc/systemd/system/pacsgate-filer-%s.service" % gw["service_name"]):
+            assert not host.file(gone).exists, gone
+        assert not host.service("pacsgate-filer-%s" % gw["service_name"]).is_running
         assert host.service("xinetd").is_running
         assert not host.socket("tcp://0.0.0.0:%d" % gw["port"]).is_listening
         assert int(host.run(count).stdout) == received
