@@ -6,4 +6,4 @@
 #   molecule test -s default        (or converge, verify, login ... of any scenario)
 # shellcheck source=scripts/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-prepare_environment bookworm bullseye trixie
+prepare_environment bookworm bullseye trixie bookworm-minimal

@@ -4,8 +4,10 @@
 # The tag carries a hash of this recipe, so a changed recipe builds a new image and an unchanged
 # one is reused from Docker's image store (a cache that is safe to lose).
 #
-# Usage: scripts/image.sh [--cached] [SUITE]   (SUITE: bookworm (default), bullseye, trixie)
+# Usage: scripts/image.sh [--cached] [SUITE[-minimal]]   (SUITE: bookworm (default), bullseye, trixie)
 # Prints the image tag on stdout. With --cached it builds nothing: exit 1 when the image is missing.
+# SUITE-minimal: a host as debootstrap's minbase with systemd leaves it, without dbus and sudo (and
+# python3, which Ansible needs); the systemd-backend scenario converges one, connected as root.
 set -euo pipefail
 
 cached_only=false
@@ -13,9 +15,15 @@ if [ "${1:-}" = --cached ]; then cached_only=true; shift; fi
 suite=${1:-bookworm}
 mirror=${PACSGATE_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 packages=python3,python3-apt,sudo,systemd,systemd-sysv,dbus,iproute2,procps,ca-certificates
+name=debian-systemd
+if [ "${suite%-minimal}" != "$suite" ]; then
+  suite=${suite%-minimal}
+  packages=python3,python3-apt,systemd,systemd-sysv,iproute2,procps,ca-certificates
+  name=debian-minimal
+fi
 
 recipe_hash=$( { cat "$0"; echo "$suite $packages"; } | sha256sum | cut -c1-12)
-tag="pacsgate/debian-systemd:${suite}-${recipe_hash}"
+tag="pacsgate/${name}:${suite}-${recipe_hash}"
 
 if docker image inspect "$tag" >/dev/null 2>&1; then
   echo "$tag"

@@ -142,6 +142,7 @@ prepare_environment() {
   ensure_collection_path
   for suite in "${suites[@]}"; do
     var="PACSGATE_IMAGE_${suite^^}"
+    var=${var//-/_}
     printf -v "$var" '%s' "$(ensure_image "$suite")"
     [ -n "${!var}" ] || { echo "cannot build the $suite image" >&2; return 1; }
     export "${var?}"

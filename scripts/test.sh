@@ -7,7 +7,7 @@ set -uo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "$0")/lib.sh"
 set -e
-prepare_environment bookworm bullseye trixie
+prepare_environment bookworm bullseye trixie bookworm-minimal
 set +e
 cd "$repo"
 

@@ -1,12 +1,14 @@
 """A gateway whose PID 1 is not systemd, as pfdcm's own container runs.
 
-The role must find no systemd and run xinetd and cron from their init scripts (enabled on boot
-with update-rc.d), restart xinetd through the init script, and still receive and file a real
-study sent from the Docker host."""
+The role must find no systemd and run xinetd, the filer and cron from their init scripts (enabled
+on boot with update-rc.d), restart xinetd through the init script, and still receive and file a
+real study sent from the Docker host; with the filer killed, the filer pass cron runs every minute
+files what arrived."""
 
 import json
 import os
 import re
+import time
 
 import pytest
 
@@ -51,7 +53,7 @@ def test_listener_answers_echo_from_the_pacs(gw):
 def test_pypx_finds_the_pacs_by_name(host, gw):
     """pypx's own lookup (px-smdb --action PACS, smdb.service_keyAccess) reads the role's file."""
     services = host.file(os.path.join(os.path.dirname(gw["log_dir"].rstrip("/")), "services", "pacs.json"))
-    assert services.user == gw["user"] and services.group == gw["group"]
+    assert services.user == "root" and services.group == gw["group"]
     assert services.mode == 0o640
     res = host.run("su -s /bin/sh %s -c %s", gw["user"],
                    "%s/bin/px-smdb --logdir %s --action PACS" % (gw["venv_dir"], gw["log_dir"]))
@@ -63,14 +65,48 @@ def test_pypx_finds_the_pacs_by_name(host, gw):
                                            "ip": pacs["host"], "port": str(pacs["port"])}
 
 
-def test_housekeeping_runs_from_cron(host, gw):
+FILER = "pacsgate-filer-dicomlistener"
+
+
+def test_the_filer_runs_from_its_init_script_as_the_listener(host, gw):
+    assert host.run("/etc/init.d/%s status", FILER).rc == 0
+    assert host.run("ls /etc/rc2.d/S*%s", FILER).rc == 0
+    pid = host.file("/run/%s.pid" % FILER).content_string.strip()
+    assert host.run("ps -o user= -p %s", pid).stdout.strip() == gw["user"]
+
+
+def test_housekeeping_and_the_filer_pass_run_from_cron(host, gw):
     assert host.run("pidof cron").rc == 0
     assert host.run("ls /etc/rc2.d/S*cron").rc == 0
     crontab = host.run("crontab -l -u %s", gw["user"]).stdout
-    assert "@hourly" in crontab and "housekeeping.py" in crontab
-    job = crontab.split("@hourly", 1)[1].strip().split(">/dev/null")[0]
+    assert "pacsgate_listener.housekeeping" in crontab and "pacsgate_listener.filer" in crontab
+    job = [line for line in crontab.splitlines() if line.startswith("@hourly")][0]
+    job = job.split(None, 1)[1].split(">/dev/null")[0]
     run = host.run("su -s /bin/sh %s -c %s", gw["user"], job)
     assert run.rc == 0 and "housekeeping:" in run.stdout, run.stdout + run.stderr
+
+
+@needs_molecule
+def test_with_the_filer_killed_the_cron_pass_files_what_arrives(host, gw, tmp_path):
+    """No supervisor restarts a killed filer here: cron's pass, every minute, files what waits."""
+    pid = host.file("/run/%s.pid" % FILER).content_string.strip()
+    host.run("kill -9 %s", pid)
+    try:
+        manifest = shared.dicomstudy.make_study(str(tmp_path), series=1, per_series=20)
+        res = shared.dcmtk("storescu", "-aet", SENDER_AET, "-aec", gw["aetitle"], "+sd", gw["ip"], str(gw["port"]),
+                           str(tmp_path))
+        assert res.returncode == 0, res.stderr
+        filed = {}
+        for _second in range(150):
+            filed = shared.filed_instances(host, gw["data_dir"], manifest["study_uid"])
+            if len(filed) >= 20:
+                break
+            time.sleep(1)
+        shared.count("with the filer killed, filed by the cron pass", sent=20, filed=len(filed))
+        assert len(filed) == 20
+    finally:
+        shared.run_playbook("pacsgate.listener.site")
+    assert host.run("/etc/init.d/%s status", FILER).rc == 0
 
 
 def assert_restarted_through_the_init_script(out, prefix="TASK [pacsgate.listener.dicom_listener : "):

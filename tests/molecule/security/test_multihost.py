@@ -3,15 +3,12 @@
 Runs on the control host with testinfra against the three containers of the security scenario:
 the studies are generated here and copied into the PACS container, which sends them with dcmtk."""
 
-import os
 import subprocess
-import sys
 
 import pytest
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "integration"))
-import dicomstudy  # noqa: E402
-from harness import count  # noqa: E402
+import dicomstudy
+from harness import count
 
 GATEWAY, PACS, INTRUDER = "pacsgate-security-gw", "pacsgate-security-pacs", "pacsgate-security-intruder"
 GW_IP, PACS_IP, INTRUDER_IP = "172.30.250.10", "172.30.250.20", "172.30.250.30"
@@ -83,10 +80,18 @@ def test_intruder_is_refused_and_logged():
     assert refused in log
 
 
+def test_the_pacs_host_with_another_calling_aetitle_is_rejected():
+    """Its address may send, but only as the AE title the PACS list ties to it."""
+    res = on(PACS, "echoscu -aet SPOOFED -aec %s -to 10 %s %d" % (AET, GW_IP, PORT))
+    count("associations from the PACS host under another AE title", tried=1,
+          rejected=int("Calling AE Title Not Recognized" in res.stderr))
+    assert res.returncode != 0 and "Calling AE Title Not Recognized" in res.stderr, res.stderr
+    assert "refused calling-aetitle" in on(GATEWAY, "cat /home/dicom/log/associations.log").stdout
+
+
 def test_burst_of_simultaneous_associations_is_accepted_and_filed(study_in_pacs):
     _study, burst = study_in_pacs
-    # One association per instance, all opened at once. Under the burst every association waits for
-    # a px-listen to start on a busy CPU, so the sender allows 120 s for the association answer.
+    # One association per instance, all opened at once; the sender allows 120 s for the answer.
     script = (
         "cd /srv/dicom/burst && for f in *.dcm; do "
         "(TCP_NODELAY=1 storescu -ta 120 -to 120 -aet PACSGATE-PACS -aec %s %s %d $f; echo \"$f $?\") "

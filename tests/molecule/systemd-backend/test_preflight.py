@@ -17,7 +17,7 @@ NO_SYSTEMD = "pacsgate-systemd-backend-nosystemd"
 def test_a_host_without_systemd_is_refused(tmp_path):
     # The gateway image with a plain process as PID 1 instead of systemd.
     subprocess.run(["docker", "rm", "-f", NO_SYSTEMD], capture_output=True, check=False)
-    subprocess.run(["docker", "run", "-d", "--name", NO_SYSTEMD, os.environ["PACSGATE_IMAGE"], "sleep", "600"],
+    subprocess.run(["docker", "run", "-d", "--name", NO_SYSTEMD, os.environ["PACSGATE_IMAGE_BOOKWORM"], "sleep", "600"],
                    capture_output=True, check=True)
     try:
         inventory = tmp_path / "inventory.ini"
@@ -45,7 +45,7 @@ def test_a_host_name_among_the_senders_is_refused(host):
 
 
 def test_the_unit_validator_refuses_what_systemd_would_ignore(host):
-    validate = "python3 /usr/local/libexec/pacsgate/systemd_validate.py %s dicomlistener.socket " + UNIT_DIR
+    validate = "/opt/pypx/bin/python -I -m pacsgate_listener.systemd_units %s dicomlistener.socket " + UNIT_DIR
     live = UNIT_DIR + "/dicomlistener.socket"
     assert host.run(validate % live).rc == 0
     host.run("sed 's/^MaxConnections=.*/MaxConnections=many/' %s > /tmp/bad.socket" % live)

@@ -7,6 +7,7 @@ same association. The association runs in a unit of its own, which must survive;
 must be filed, and the new configuration must serve the next association. The sender waits for
 the converge however long it takes, so a busy machine cannot make the test pass or fail."""
 
+import json
 import os
 import threading
 import time
@@ -23,7 +24,7 @@ pytestmark = pytest.mark.skipif("MOLECULE_INVENTORY_FILE" not in os.environ, rea
 
 INSTANCES = 100
 GAP = 0.05
-RELOAD = "RUNNING HANDLER [pacsgate.listener.dicom_listener : Reload systemd's units of the listener]"
+RELOAD = "RUNNING HANDLER [pacsgate.listener.dicom_listener : Reload systemd's units]"
 RESTART = "RUNNING HANDLER [pacsgate.listener.dicom_listener : Restart the listener socket]"
 
 
@@ -55,7 +56,7 @@ def running_associations(host):
 
 
 @pytest.mark.parametrize("change,handlers", [
-    ({"dicom_listener_storescp_wrapper": "/usr/local/libexec/pacsgate/dicomlistener-storescp-b"}, [RELOAD]),
+    ({"dicom_listener_tcp_nodelay": False}, [RELOAD]),
     ({"dicom_listener_port": 10412}, [RELOAD, RESTART]),
 ], ids=["service", "socket"])
 def test_transfer_survives_a_converge_that_changes_the_units(host, gw, tmp_path, change, handlers):
@@ -73,8 +74,7 @@ def test_transfer_survives_a_converge_that_changes_the_units(host, gw, tmp_path,
         assert result.get("halfway"), result
         before = running_associations(host)
         assert len(before) == 1, before
-        extra = " ".join("%s=%s" % item for item in change.items())
-        out, recap = run_playbook("pacsgate.listener.site", "--tags", "file_install", "-e", extra)
+        out, recap = run_playbook("pacsgate.listener.site", "--tags", "file_install", "-e", json.dumps(change))
         assert "changed=0" not in recap, recap
         for handler in handlers:
             assert handler in out
@@ -106,8 +106,9 @@ def test_transfer_survives_a_converge_that_changes_the_units(host, gw, tmp_path,
 
 
 def test_stopping_an_association_unit_waits_for_its_transfer(host, gw, tmp_path):
-    """A stop of the association's own unit (shutdown, or by hand) lets px-listen finish receiving
-    and filing before anything is killed: ExecStop= waits for it, KillMode=mixed ends the rest."""
+    """A stop of the association's own unit (shutdown, or by hand) lets storescp finish receiving
+    before anything is killed: ExecStop= waits for it, KillMode=mixed ends the rest; the filer files
+    it as any other."""
     manifest = dicomstudy.make_study(str(tmp_path), series=1, per_series=INSTANCES)
     paths = sorted(str(tmp_path / name) for name in os.listdir(str(tmp_path)))
     result, go_on, stop = {}, threading.Event(), {}
