@@ -32,6 +32,7 @@ from . import gateconf
 from . import gateway
 from . import records
 from . import systemd_units
+from . import validate
 from . import xinetd
 
 XINETD_BINARIES = ('/usr/sbin/xinetd', '/usr/bin/xinetd')
@@ -42,7 +43,7 @@ SYSTEM_BIN_DIRS = ['/usr/bin', '/usr/sbin', '/bin', '/sbin']
 ROUTE_PROBES = ('8.8.8.8', '2001:4860:4860::8888')
 LEAN_LAUNCHER = 'px_listen_lean.py'
 # Every condition problems() reports, the status playbook's dicom_listener_status_fail_on values.
-CONDITIONS = ('listener', 'echo', 'pacs_echo', 'stranded', 'quarantined', 'disk', 'tls')
+CONDITIONS = validate.STATUS_CONDITIONS
 TLS_WARN_DAYS = 14
 ENABLED_STATES = ('enabled', 'enabled-runtime', 'generated', 'alias', 'static', 'indirect')
 
