@@ -116,8 +116,8 @@ def details(host, result, fail_on):
             tls.get('not_after'), tls.get('days_left'))))
     echo = result.get('echo')
     if echo is not None:
-        lines.append('C-ECHO to the listener: %s' % ('answered with Success (%d ms)' % echo['rtt_ms'] if echo.get('ok')
-                                                    else 'FAILED: %s' % echo.get('message')))
+        said = 'answered with Success (%d ms)' % echo['rtt_ms'] if echo.get('ok') else 'FAILED: %s' % echo.get('message')
+        lines.append('C-ECHO to the listener: %s' % said)
     lines.extend(p.get('line', '') for p in result.get('pacs_echo') or [])
     health = result.get('health')
     if health:

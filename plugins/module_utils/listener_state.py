@@ -469,8 +469,7 @@ def summary(result):
         state = 'NOTHING LISTENS'
     hlt = result.get('health')
     if hlt:
-        state += '; last association %s, %d instance(s) today' % (_ago(hlt['last_association_age']),
-                                                                   hlt['received_today'])
+        state += '; last association %s, %d instance(s) today' % (_ago(hlt['last_association_age']), hlt['received_today'])
     found = result.get('problems') or []
     notes = ' [%s]' % '; '.join(p['message'] for p in found) if found else ''
     return '%s: %s%s' % (where, state, notes)

@@ -190,7 +190,7 @@ def write(path, text):
 
 def main(argv=None, stdout=None, stderr=None):
     stdout, stderr = stdout or sys.stdout, stderr or sys.stderr
-    parser = argparse.ArgumentParser(prog='python -m pacsgate_listener.metrics', description=__doc__.split('\n\n')[0])
+    parser = argparse.ArgumentParser(prog='python -m pacsgate_listener.metrics', description=__doc__.split('\n\n', maxsplit=1)[0])
     parser.add_argument('--config', required=True, help='/etc/pacsgate/<service>.json')
     parser.add_argument('--output', help='where to write (default: the settings\' metrics_file; - for stdout)')
     parser.add_argument('--no-echo', action='store_true', help='send no C-ECHO (no pacsgate_up)')

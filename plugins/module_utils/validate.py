@@ -1090,4 +1090,3 @@ def status_problems(variables):
         problems += integer(variables['dicom_listener_status_min_free_percent'],
                             'dicom_listener_status_min_free_percent', 0, 100, ' %')
     return problems
-

@@ -17,6 +17,7 @@ from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.pacsgate.listener.plugins.modules import dicom_listener_info as mod
 
+
 class Failed(Exception):
     pass
 
