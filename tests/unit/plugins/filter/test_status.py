@@ -29,12 +29,17 @@ def result(**changes):
     return found
 
 
-SICK = result(host_ip='10.0.0.6', echo={'ok': False, 'rtt_ms': 10.0, 'message': 'refused'},
-              problems=[{'condition': 'echo', 'message': 'the listener did not answer a C-ECHO: refused'},
-                        {'condition': 'tls', 'message': 'the TLS certificate expires on 2026-12-10T00:00:00Z'}],
-              summary='Send to AE title CHRISLOCAL at 10.0.0.6:10402: C-ECHO FAILED')
-SICK['health'] = dict(SICK['health'], stranded=2, quarantined_instances=3, last_association_age=None,
-                      quarantine_reasons={'EINVAL': 3})
+def sick():
+    found = result(host_ip='10.0.0.6', echo={'ok': False, 'rtt_ms': 10.0, 'message': 'refused'},
+                   problems=[{'condition': 'echo', 'message': 'the listener did not answer a C-ECHO: refused'},
+                             {'condition': 'tls', 'message': 'the TLS certificate expires on 2026-12-10T00:00:00Z'}],
+                   summary='Send to AE title CHRISLOCAL at 10.0.0.6:10402: C-ECHO FAILED')
+    found.update(health=dict(found['health'], stranded=2, quarantined_instances=3, last_association_age=None,
+                             quarantine_reasons={'EINVAL': 3}))
+    return found
+
+
+SICK = sick()
 
 
 class HostVars(dict):
