@@ -63,6 +63,9 @@ options:
     description: Send a C-ECHO to each PACS of the settings and report them under RV(pacs_echo).
     type: bool
     default: false
+  aetitle:
+    description: Overrides the settings' C(aetitle), the listener's AE title (the called AE title of its C-ECHO).
+    type: str
   calling_aetitle:
     description: Calling AE title of the C-ECHO to the listener; defaults to the settings' C(verify_calling_aetitle).
     type: str
@@ -213,8 +216,9 @@ DEFAULT_CALLING_AETITLE = 'PACSGATE-CHECK'
 def parameter_problems(params):
     """The problems with the options, from the validators the role uses too."""
     problems = validate.service_name(params['service_name'], 'service_name')
-    if params['calling_aetitle'] is not None:
-        problems += validate.aetitle(params['calling_aetitle'], 'calling_aetitle')
+    for key in ('aetitle', 'calling_aetitle'):
+        if params[key] is not None:
+            problems += validate.aetitle(params[key], key)
     if params['host'] is not None:
         problems += validate.host(params['host'], 'host')
     problems += validate.integer(params['timeout'], 'timeout', 1, 3600, ' seconds')
@@ -243,6 +247,8 @@ def gather(module, params, now):
 
     config = params['config'] or '/etc/pacsgate/%s.json' % params['service_name']
     settings, settings_error = read_settings(config)
+    if settings is not None and params['aetitle'] is not None:
+        settings['aetitle'] = params['aetitle']
     known = settings or {}
     host_ip, reason, host_ips = listener_state.network(run, which)
     lst = listener_state.listener(run, which, params['backend'] or known.get('backend'), params['service_name'],
@@ -280,6 +286,7 @@ def main():
             unit_dir=dict(type='path', default='/etc/systemd/system'),
             echo=dict(type='bool', default=False),
             pacs_echo=dict(type='bool', default=False),
+            aetitle=dict(type='str'),
             calling_aetitle=dict(type='str'),
             host=dict(type='str'),
             timeout=dict(type='int', default=10),

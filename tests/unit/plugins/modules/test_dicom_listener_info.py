@@ -232,9 +232,10 @@ def test_listener_echo_uses_the_settings(gw):
 
 def test_listener_echo_options_override_the_settings(gw):
     gw['echo']['::1'] = ECHO_OK
-    _kind, r = run(gw, echo=True, calling_aetitle='ADMIN', host='::1', timeout=3)
+    _kind, r = run(gw, echo=True, calling_aetitle='ADMIN', host='::1', timeout=3, aetitle='OTHER AE')
     (argv,) = echo_calls(gw)
     assert argv[argv.index('-aet') + 1] == 'ADMIN' and argv[-2:] == ['::1', '10402']
+    assert argv[argv.index('-aec') + 1] == 'OTHER AE' and r['aetitle'] == 'OTHER AE'
     assert argv[argv.index('-to') + 1] == '3' and r['echo']['ok'] is True
 
 

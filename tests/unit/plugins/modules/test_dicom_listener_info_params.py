@@ -49,6 +49,7 @@ def module(monkeypatch):
     ({'service_name': 'dicom.listener'}, 'service_name'),
     ({'service_name': 'dicomlistener\n'}, 'service_name'),
     ({'service_name': '../etc/passwd'}, 'service_name'),
+    ({'aetitle': 'CHRISLOCAL\n'}, 'aetitle'),
     ({'calling_aetitle': ''}, 'calling_aetitle'),
     ({'calling_aetitle': 'THIS_AE_TITLE_IS_TOO_LONG'}, 'calling_aetitle'),
     ({'calling_aetitle': 'CHECK\u2028'}, 'calling_aetitle'),
@@ -74,6 +75,14 @@ def test_every_problem_is_reported(module):
 def test_good_options_reach_the_gateway(module):
     outcome = module(calling_aetitle='PACSGATE-CHECK', host='::1', service_name='dicom_listener-2', timeout=3600,
                      min_free_percent=0)
+    assert isinstance(outcome, Ran)
+
+
+def test_the_earlier_verify_call_is_accepted(module):
+    """The verify step's call before it passed config and show_paths."""
+    outcome = module(backend='xinetd', service_name='dicomlistener', xinetd_dir='/etc/xinetd.d',
+                     unit_dir='/etc/systemd/system', aetitle='CHRISLOCAL', calling_aetitle='PACSGATE-CHECK',
+                     host='127.0.0.1', echo=True, timeout=30, health=False)
     assert isinstance(outcome, Ran)
 
 
