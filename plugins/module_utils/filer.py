@@ -947,6 +947,7 @@ class Filer:
         self.log_dir = config['log_dir']
         self.refile_after = 60 * config['refile_after_minutes']
         self.min_free_mb = config['min_free_mb']
+        self.checks = records.check_aetitles(config)
         self.log = log or Log()
         self.clock = clock
         self.pool = ThreadPoolExecutor(max_workers=config['workers'])
@@ -1160,7 +1161,7 @@ class Filer:
             stats['instances_replaced'] += record['replaced']
             stats['bytes_filed'] += record['bytes']
             stats['last_filed_at'] = record['filed_at']
-            if record['received_at'] is not None:
+            if record['received_at'] is not None and (record.get('calling') or '').strip() not in self.checks:
                 stats['last_association_at'] = max(stats['last_association_at'] or 0, record['received_at'])
             if ended_at is not None and record['receiver'] == 'filer':
                 # (px-listen files its own associations; the filer verifies them minutes later.)
@@ -1226,16 +1227,16 @@ class Filer:
         seen = (st.st_ino, st.st_size)
         if seen == self.gate_seen:
             return
-        log_dir = self.log_dir
+        log_dir, checks = self.log_dir, self.checks
 
         def mutate(stats):
             position = stats['gate_log']
             inode, offset = position.get('inode'), position.get('offset') or 0
             if inode is not None and inode != st.st_ino:
                 # Rotated: finish the old file (now associations.log.1) first.
-                _count_lines(stats, log_dir, records.GATE_LOG + '.1', inode, offset)
+                _count_lines(stats, log_dir, records.GATE_LOG + '.1', inode, offset, checks)
                 offset = 0
-            new_offset = _count_lines(stats, log_dir, records.GATE_LOG, st.st_ino, offset)
+            new_offset = _count_lines(stats, log_dir, records.GATE_LOG, st.st_ino, offset, checks)
             position['inode'], position['offset'] = st.st_ino, new_offset
 
         try:
@@ -1327,7 +1328,7 @@ def _ended_at(dir_fd):
         return None
 
 
-def _count_lines(stats, log_dir, name, inode, offset):
+def _count_lines(stats, log_dir, name, inode, offset, checks=frozenset()):
     """Count the complete lines of log_dir/name from offset if it is the file inode; new offset."""
     fd = records.open_dir(log_dir)
     try:
@@ -1354,7 +1355,7 @@ def _count_lines(stats, log_dir, name, inode, offset):
         os.close(fd)
     end = data.rfind(b'\n') + 1
     for line in data[:end].decode('utf-8', 'replace').splitlines():
-        records.count_gate_line(stats, line)
+        records.count_gate_line(stats, line, checks)
     return offset + end
 
 

@@ -198,3 +198,17 @@ def render(config):
             raise ValueError('output_option must not be empty')
         lines.append('output-option %s' % option)
     return '\n'.join(lines) + '\n'
+
+
+def exec_argv(text):
+    """The argv a gate configuration file execs (its `exec` line and `arg` lines, verbatim), or []."""
+    argv = []
+    for line in text.split('\n'):
+        directive, sep, value = line.partition(' ')
+        if not sep:
+            continue
+        if directive == 'exec':
+            argv = [value]
+        elif directive == 'arg' and argv:
+            argv.append(value)
+    return argv

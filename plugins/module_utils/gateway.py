@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""Read-only facts about a PACS gateway: addresses, listening sockets, processes, received data.
+"""Read-only facts about a PACS gateway: addresses, listening sockets, processes.
 
 Every function takes its inputs (command output, a /proc root, directories) as arguments, so the
 unit tests can feed recorded or fabricated data. Standard library only; Python 3.6 and later.
@@ -16,7 +16,6 @@ __metaclass__ = type
 import os
 import re
 import socket
-import time
 
 # Interfaces that never carry the address a PACS should send to.
 VIRTUAL_INTERFACE_PREFIXES = (
@@ -24,7 +23,6 @@ VIRTUAL_INTERFACE_PREFIXES = (
     'kube', 'tun', 'tap', 'weave', 'lxcbr', 'lxdbr',
 )
 
-FILED_NAME = re.compile(r'^\d+-(.+)\.dcm$')
 AETITLE_OPTION = re.compile(r"""--aetitle\s+(?:'([^']*)'|"([^"]*)"|(\S+))""")
 VERSION_LINE = re.compile(r'Version:\s*(\S+)')
 
@@ -190,115 +188,3 @@ def option_value(args, *names):
         if arg in names:
             return args[i + 1]
     return None
-
-
-def filed_instances(data_dir):
-    """Scan the data dir once: SOP Instance UIDs filed, and series still marked receiving.
-
-    Returns (set of UIDs, list of (path, mtime) of receiving.series files).
-    """
-    uids = set()
-    receiving = []
-    for root, _dirs, files in os.walk(data_dir):
-        for name in files:
-            match = FILED_NAME.match(name)
-            if match:
-                uids.add(match.group(1))
-            elif name == 'receiving.series':
-                path = os.path.join(root, name)
-                receiving.append((path, _mtime(path)))
-    return uids, receiving
-
-
-def received_instances(association_dir):
-    """SOP Instance UIDs storescp wrote in one association dir (file names MODALITY.UID)."""
-    uids = []
-    for _root, _dirs, files in os.walk(association_dir):
-        for name in files:
-            prefix, sep, uid = name.partition('.')
-            if sep and prefix.isalnum() and uid and uid[0].isdigit():
-                uids.append(uid)
-    return uids
-
-
-def _mtime(path):
-    try:
-        return os.stat(path).st_mtime
-    except OSError:
-        return 0
-
-
-def tree_mtime(path):
-    """The newest modification time of a directory tree (an association still receiving is recent)."""
-    newest = _mtime(path)
-    for root, dirs, files in os.walk(path):
-        for name in dirs + files:
-            newest = max(newest, _mtime(os.path.join(root, name)))
-    return newest
-
-
-def health(tmp_dir, log_dir, data_dir, stranded_age, now=None, listing_limit=20):
-    """What a sender's "Success" cannot tell, read from the listener's directories.
-
-    - stranded associations: dirs in tmp_dir, untouched for stranded_age seconds, holding
-      instances that are not filed in data_dir (received, never filed);
-    - error logs: px-listen's err-*.txt files in log_dir;
-    - receiving series: series dirs still marked receiving.series for stranded_age seconds;
-    - free space on the data dir's file system.
-    """
-    now = time.time() if now is None else now
-    problems = []
-    filed, receiving = set(), []
-    if os.path.isdir(data_dir):
-        filed, receiving = filed_instances(data_dir)
-    else:
-        problems.append('data dir %s does not exist' % data_dir)
-
-    associations, stranded, stranded_instances = 0, [], 0
-    if os.path.isdir(tmp_dir):
-        for entry in sorted(os.listdir(tmp_dir)):
-            path = os.path.join(tmp_dir, entry)
-            if not os.path.isdir(path):
-                continue
-            associations += 1
-            missing = [uid for uid in received_instances(path) if uid not in filed]
-            if missing and now - tree_mtime(path) >= stranded_age:
-                stranded.append(path)
-                stranded_instances += len(missing)
-    else:
-        problems.append('tmp dir %s does not exist' % tmp_dir)
-
-    error_logs = []
-    if os.path.isdir(log_dir):
-        error_logs = sorted(n for n in os.listdir(log_dir) if n.startswith('err-') and n.endswith('.txt'))
-    else:
-        problems.append('log dir %s does not exist' % log_dir)
-
-    stale_receiving = sorted(path for path, mtime in receiving if now - mtime >= stranded_age)
-
-    disk = {'path': data_dir, 'free_bytes': None, 'total_bytes': None, 'free_percent': None}
-    probe = data_dir if os.path.isdir(data_dir) else os.path.dirname(data_dir.rstrip('/')) or '/'
-    try:
-        st = os.statvfs(probe)
-        disk.update(
-            free_bytes=st.f_bavail * st.f_frsize,
-            total_bytes=st.f_blocks * st.f_frsize,
-            free_percent=round(100.0 * st.f_bavail / st.f_blocks, 1) if st.f_blocks else None,
-        )
-    except OSError as exc:
-        problems.append('cannot read free space of %s: %s' % (probe, exc))
-
-    return {
-        'tmp_associations': associations,
-        'stranded_associations': len(stranded),
-        'stranded_instances': stranded_instances,
-        'stranded_paths': stranded[:listing_limit],
-        'error_logs': len(error_logs),
-        'error_log_files': [os.path.join(log_dir, n) for n in error_logs[-listing_limit:]],
-        'receiving_series': len(stale_receiving),
-        'receiving_series_paths': stale_receiving[:listing_limit],
-        'filed_instances': len(filed),
-        'disk': disk,
-        'stranded_age': stranded_age,
-        'problems': problems,
-    }

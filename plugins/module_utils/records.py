@@ -42,6 +42,8 @@ import stat
 import threading
 import time
 
+from . import validate
+
 VERSION = 1
 
 INCOMING = 'incoming'
@@ -84,6 +86,8 @@ CONFIG_INTS = {'workers': (1, 64, 2), 'min_free_mb': (0, 1 << 30, 1024), 'refile
 # Numbers that may have a fraction (hours: 0.5 is half an hour).
 CONFIG_NUMBERS = {'min_age_hours': (0, 100000, 24)}
 RECEIVERS = ('filer', 'px-listen')
+BACKENDS = ('xinetd', 'systemd')
+TLS_FILES = ('cert', 'key', 'client_ca')
 
 
 class Layout:
@@ -150,6 +154,7 @@ def load_config(path):
     config.setdefault('receiver', 'filer')
     if config['receiver'] not in RECEIVERS:
         raise ValueError('receiver must be one of %s' % ', '.join(RECEIVERS))
+    _check_listener_keys(config)
     dirs = [config[key] for key in CONFIG_PATHS]
     for one in dirs:
         for other in dirs:
@@ -158,6 +163,43 @@ def load_config(path):
         if dirs.count(one) > 1:
             raise ValueError('tmp_dir, log_dir and data_dir must differ')
     return config
+
+
+def _absolute_or_none(config, key):
+    value = config.get(key)
+    if value is not None and (not isinstance(value, str) or not value.startswith('/') or '\0' in value):
+        raise ValueError('%s must be an absolute path or null' % key)
+
+
+def _check_listener_keys(config):
+    """The keys the info module, the metrics writer and the status playbook read: the backend, the
+    listener's AE title and port, the verify step's address and calling AE title, the PACS list,
+    TLS and the metrics file. Each may be missing (an older role wrote none of them): None."""
+    config.setdefault('backend', None)
+    if config['backend'] is not None and config['backend'] not in BACKENDS:
+        raise ValueError('backend must be one of %s' % ', '.join(BACKENDS))
+    problems = []
+    for key, check in (('aetitle', validate.aetitle), ('verify_calling_aetitle', validate.aetitle),
+                       ('port', validate.port), ('verify_host', validate.host)):
+        config.setdefault(key, None)
+        if config[key] is not None:
+            problems += check(config[key], key)
+    config.setdefault('pacs', [])
+    problems += validate.pacs(config['pacs'], 'pacs')
+    if problems:
+        raise ValueError('; '.join(problems))
+    config['port'] = int(config['port']) if config['port'] is not None else None
+    tls = config.setdefault('tls', None)
+    if tls is not None:
+        if not isinstance(tls, dict) or set(tls) - set(TLS_FILES):
+            raise ValueError('tls must be null or an object with the keys %s' % ', '.join(TLS_FILES))
+        for key in TLS_FILES:
+            tls.setdefault(key, None)
+            _absolute_or_none(tls, key)
+        if tls['cert'] is None or tls['key'] is None:
+            raise ValueError('tls needs cert and key')
+    config.setdefault('metrics_file', None)
+    _absolute_or_none(config, 'metrics_file')
 
 
 def layout(config):
@@ -330,7 +372,8 @@ def read_record(dir_fd):
 def empty_stats():
     return {
         'version': VERSION, 'updated': None,
-        'associations': {'accepted': 0, 'refused': dict((reason, 0) for reason in REFUSED_REASONS)},
+        'associations': {'accepted': 0, 'checks': 0,
+                         'refused': dict((reason, 0) for reason in REFUSED_REASONS)},
         'associations_filed': 0, 'instances_filed': 0, 'instances_quarantined': 0,
         'instances_replaced': 0, 'bytes_filed': 0,
         'last_association_at': None, 'last_filed_at': None,
@@ -416,14 +459,27 @@ def count_received(stats, when, instances):
         del days[old]
 
 
-def count_gate_line(stats, line):
-    """Count one associations-log line; return its time (unix) or None."""
+def check_aetitles(config):
+    """The calling AE titles of the gateway's own checks (the role's verify step, the status playbook and
+    the metrics writer send their C-ECHO with the settings' verify_calling_aetitle): their associations
+    are counted apart and are no association of a sender."""
+    title = config.get('verify_calling_aetitle')
+    return frozenset([title.strip()]) if isinstance(title, str) and title.strip() else frozenset()
+
+
+def count_gate_line(stats, line, checks=frozenset()):
+    """Count one associations-log line; return its time (unix) or None. An accepted association whose
+    calling AE title is one of checks (check_aetitles()) counts under associations.checks only."""
     fields = line.split()
     if len(fields) < 3:
         return None
     when = parse_utc(fields[0])
     associations = stats['associations']
     if fields[1] == 'accepted':
+        calling = next((field[8:] for field in fields[3:] if field.startswith('calling=')), None)
+        if calling is not None and calling in set(title.replace(' ', '_') for title in checks):
+            associations['checks'] = associations.get('checks', 0) + 1
+            return when
         associations['accepted'] += 1
         if when is not None and (stats['last_association_at'] or 0) < when:
             stats['last_association_at'] = when
@@ -579,6 +635,11 @@ def health(tmp_dir, log_dir, stranded_after=300, now=None, with_paths=False, lim
     if with_paths:
         result['paths'] = reader.paths
     return result
+
+
+def errname(exc):
+    """An error's class for a message: its errno name, else its type (a ValueError's text)."""
+    return _errname(exc)
 
 
 def _errname(exc):

@@ -914,6 +914,10 @@ VARIABLES = (
 VARIABLE_NAMES = tuple(name for name, _check in VARIABLES)
 # Facts the role itself publishes (tasks/report.yml); not inputs.
 PUBLISHED_FACTS = ('dicom_listener_host_ip', 'dicom_listener_info')
+# Variables of the collection's status playbook (playbooks/status.yml), not of the role. They live in
+# the same inventory as the role's variables (group_vars/pacs_gateways), so the role's check of
+# unknown dicom_listener_* names must let them pass; status_problems() checks them for the playbook.
+PLAYBOOK_VARIABLES = ('dicom_listener_status_fail_on', 'dicom_listener_status_min_free_percent')
 # The directories the listener owns or may write into, innermost first.
 LISTENER_DIR_VARIABLES = ('dicom_listener_tmp_dir', 'dicom_listener_log_dir', 'dicom_listener_data_dir',
                           'dicom_listener_base_dir')
@@ -1047,9 +1051,42 @@ def role_problems(variables):
             good.add(name)
     problems += _relation_problems(variables, good)
     for name in sorted(variables):
-        if name in _CHECKS or name in PUBLISHED_FACTS or not name.startswith('dicom_listener_'):
+        if (name in _CHECKS or name in PUBLISHED_FACTS or name in PLAYBOOK_VARIABLES
+                or not name.startswith('dicom_listener_')):
             continue
         close = difflib.get_close_matches(name, VARIABLE_NAMES, n=1)
         problems.append('%s: is not a variable of the role dicom_listener%s; allowed: the variables listed in '
                         'meta/argument_specs.yml' % (name, ' (did you mean %s?)' % close[0] if close else ''))
+    return problems
+
+
+# ---------------------------------------------------------------------------------------------
+# The status playbook's variables.
+
+# The conditions dicom_listener_info reports under problems (module_utils/listener_state.py).
+STATUS_CONDITIONS = ('listener', 'echo', 'pacs_echo', 'stranded', 'quarantined', 'disk', 'tls')
+STATUS_FAIL_ON_DEFAULT = ('listener', 'echo', 'pacs_echo', 'stranded', 'quarantined', 'disk')
+STATUS_FAIL_ON_ALLOWED = 'a list of conditions, each one of %s (an empty list fails on nothing)' % ', '.join(
+    STATUS_CONDITIONS)
+
+
+def status_fail_on(value, name):
+    """The conditions the status playbook fails a gateway on."""
+    if not isinstance(value, (list, tuple)):
+        return [_problem(name, value, 'is %s, not a list' % _kind(value), STATUS_FAIL_ON_ALLOWED)]
+    problems = []
+    for index, item in enumerate(value):
+        if not isinstance(item, str) or item not in STATUS_CONDITIONS:
+            problems.append(_problem('%s[%d]' % (name, index), item, 'is no condition', STATUS_FAIL_ON_ALLOWED))
+    return problems
+
+
+def status_problems(variables):
+    """Every problem with the status playbook's variables (PLAYBOOK_VARIABLES) present in variables."""
+    problems = []
+    if 'dicom_listener_status_fail_on' in variables:
+        problems += status_fail_on(variables['dicom_listener_status_fail_on'], 'dicom_listener_status_fail_on')
+    if 'dicom_listener_status_min_free_percent' in variables:
+        problems += integer(variables['dicom_listener_status_min_free_percent'],
+                            'dicom_listener_status_min_free_percent', 0, 100, ' %')
     return problems

@@ -735,3 +735,18 @@ def test_memory_after_filing_1000_instances(tmp_path, make_gateway, thousand, ca
     with capsys.disabled():
         sys.stdout.write('\nfiler: peak RSS %.1f MiB after filing 1000 instances (python -m ...filer --once)\n' % rss_mib)
     assert rss_mib < 150
+
+
+def test_the_gateways_own_c_echoes_are_no_senders_associations(tmp_path, make_gateway):
+    """The verify step's, the status playbook's and the metrics' C-ECHOs (calling AE title
+    verify_calling_aetitle) are counted apart and move neither accepted nor the last association."""
+    gw = make_gateway(verify_calling_aetitle='PACS')
+    with open(os.path.join(gw.log, 'associations.log'), 'w') as handle:
+        handle.write('2026-12-01T10:00:00Z accepted - id=a peer=127.0.0.1 calling=PACS called=GW\n')
+    empty = str(tmp_path / 'empty')
+    os.makedirs(empty)
+    gw.receive(empty)  # an association without instances from calling AE title PACS: a C-ECHO
+    assert gw.file_once() == 0
+    stats = gw.stats()
+    assert (stats['associations']['accepted'], stats['associations']['checks']) == (0, 1)
+    assert stats['associations_filed'] == 1 and stats['last_association_at'] is None

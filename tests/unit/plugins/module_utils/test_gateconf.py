@@ -193,3 +193,11 @@ def test_missing_keys_are_named():
 def test_not_a_dict():
     with pytest.raises(ValueError, match='must be a dict'):
         gateconf.render([('called', 'X')])
+
+
+def test_exec_argv_reads_back_what_render_wrote():
+    argv = ['/usr/bin/storescp', '--inetd', '--aetitle', 'CHRIS LOCAL', '']
+    text = gateconf.render({'mode': 'plain', 'called': None, 'peers': [], 'refuse_flag': '/t/f', 'incoming': '/t/i',
+                            'log': '/l/a.log', 'acse_timeout': 30, 'argv': argv, 'output_option': '--output-directory'})
+    assert gateconf.exec_argv(text) == argv
+    assert gateconf.exec_argv('arg orphan\nmode plain\n') == []

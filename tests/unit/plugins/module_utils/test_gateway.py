@@ -1,7 +1,5 @@
 """Unit tests of plugins/module_utils/gateway.py with recorded command output and fake trees."""
 
-import os
-import time
 
 import pytest
 
@@ -155,78 +153,6 @@ def test_version_and_options():
     assert gateway.option_value(args, '-e', '--executable') == '/x'
     assert gateway.option_value(args, '-z') is None
     assert gateway.option_value(['-d'], '-d') is None
-
-
-def make_tree(root, now):
-    """A listener's dirs after three associations: one filed, one stranded, one still arriving."""
-    tmp, log, data = root / 'tmp', root / 'log', root / 'data'
-    series = data / 'P1-DOE' / 'STUDY-20260101-1.2.3' / 'SER-20260101-1.2.3.4'
-    series.mkdir(parents=True)
-    for n, uid in ((1, '1.2.3.4.1'), (2, '1.2.3.4.2')):
-        (series / ('%05d-%s.dcm' % (n, uid))).write_bytes(b'x')
-    (series / 'series.info').write_text('[SERIES]\n')
-    stuck = data / 'P1-DOE' / 'STUDY-20260101-1.2.3' / 'SER-20260101-1.2.3.9'
-    stuck.mkdir()
-    (stuck / 'receiving.series').write_text('[SERIES]\n')
-    old = now - 3600
-    os.utime(str(stuck / 'receiving.series'), (old, old))
-
-    filed = tmp / 'aaaa-filed' / 'DOE_20260101'
-    filed.mkdir(parents=True)
-    (filed / 'CT.1.2.3.4.1').write_bytes(b'x')
-    (filed / 'CT.1.2.3.4.2').write_bytes(b'x')
-    (tmp / 'aaaa-filed' / 'debug.log').write_text('log')
-    stranded = tmp / 'bbbb-stranded' / 'DOE_20260101'
-    stranded.mkdir(parents=True)
-    for uid in ('1.2.3.5.1', '1.2.3.5.2', '1.2.3.5.3'):
-        (stranded / ('MR.' + uid)).write_bytes(b'x')
-    arriving = tmp / 'cccc-arriving' / 'DOE_20260101'
-    arriving.mkdir(parents=True)
-    (arriving / 'CT.1.2.3.6.1').write_bytes(b'x')
-    for path in (tmp / 'aaaa-filed', tmp / 'bbbb-stranded'):
-        for sub, _dirs, files in os.walk(str(path)):
-            for name in [''] + files:
-                os.utime(os.path.join(sub, name), (old, old))
-    log.mkdir()
-    (log / 'err-bbbb-stranded.txt').write_text('Error')
-    (log / 'out-aaaa-filed.txt').write_text('ok')
-    return str(tmp), str(log), str(data)
-
-
-def test_health_counts_from_a_fake_tree(tmp_path):
-    now = time.time()
-    tmp, log, data = make_tree(tmp_path, now)
-    h = gateway.health(tmp, log, data, stranded_age=300, now=now)
-    assert h['tmp_associations'] == 3
-    assert h['stranded_associations'] == 1
-    assert h['stranded_instances'] == 3
-    assert h['stranded_paths'] == [os.path.join(tmp, 'bbbb-stranded')]
-    assert h['error_logs'] == 1
-    assert h['receiving_series'] == 1
-    assert h['filed_instances'] == 2
-    assert h['disk']['free_bytes'] > 0 and 0 < h['disk']['free_percent'] <= 100
-    assert h['problems'] == []
-
-
-def test_health_counts_recent_work_as_in_progress(tmp_path):
-    now = time.time()
-    tmp, log, data = make_tree(tmp_path, now)
-    h = gateway.health(tmp, log, data, stranded_age=7200, now=now)
-    assert h['stranded_associations'] == 0
-    assert h['receiving_series'] == 0
-
-
-def test_health_of_a_clean_listener_is_zero(tmp_path):
-    for d in ('tmp', 'log', 'data'):
-        (tmp_path / d).mkdir()
-    h = gateway.health(str(tmp_path / 'tmp'), str(tmp_path / 'log'), str(tmp_path / 'data'), 300)
-    assert (h['tmp_associations'], h['stranded_associations'], h['error_logs'], h['receiving_series']) == (0, 0, 0, 0)
-
-
-def test_health_reports_missing_dirs_instead_of_failing(tmp_path):
-    h = gateway.health(str(tmp_path / 'no-tmp'), str(tmp_path / 'no-log'), str(tmp_path / 'no-data'), 300)
-    assert len(h['problems']) == 3
-    assert h['disk']['free_bytes'] is not None
 
 
 @pytest.mark.parametrize("first_line, expected", [

@@ -468,3 +468,23 @@ def test_the_filter_returns_every_problem():
 def test_the_filter_needs_a_dict():
     with pytest.raises(AnsibleFilterError, match='needs a dict'):
         problems_filter.dicom_listener_problems(['dicom_listener_port'])
+
+
+def test_the_status_playbooks_variables_pass_the_roles_unknown_name_check():
+    variables = dict(DEFAULTS)
+    variables.update(dicom_listener_status_fail_on=['disk'], dicom_listener_status_min_free_percent=5,
+                     dicom_listener_status_fail_onn=['disk'])
+    problems = validate.role_problems(variables)
+    assert len(problems) == 1 and problems[0].startswith('dicom_listener_status_fail_onn: is not a variable')
+
+
+@pytest.mark.parametrize('variables, names', [
+    ({}, []),
+    ({'dicom_listener_status_fail_on': list(validate.STATUS_CONDITIONS), 'dicom_listener_status_min_free_percent': 0}, []),
+    ({'dicom_listener_status_fail_on': ['echo', 'ECHO']}, ['dicom_listener_status_fail_on[1]']),
+    ({'dicom_listener_status_fail_on': None}, ['dicom_listener_status_fail_on']),
+    ({'dicom_listener_status_min_free_percent': 101}, ['dicom_listener_status_min_free_percent']),
+    ({'dicom_listener_status_min_free_percent': '10%'}, ['dicom_listener_status_min_free_percent']),
+])
+def test_status_problems(variables, names):
+    assert [p.split(':')[0] for p in validate.status_problems(variables)] == names

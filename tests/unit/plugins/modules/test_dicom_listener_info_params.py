@@ -17,8 +17,6 @@ from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.pacsgate.listener.plugins.modules import dicom_listener_info as mod
 
-PACS = {'name': 'main', 'aetitle': 'HOSPITALPACS', 'host': '10.1.2.3', 'port': 104}
-
 
 class Failed(Exception):
     pass
@@ -52,16 +50,14 @@ def module(monkeypatch):
     ({'service_name': 'dicomlistener\n'}, 'service_name'),
     ({'service_name': '../etc/passwd'}, 'service_name'),
     ({'aetitle': 'CHRISLOCAL\n'}, 'aetitle'),
-    ({'aetitle': 'THIS_AE_TITLE_IS_TOO_LONG'}, 'aetitle'),
     ({'calling_aetitle': ''}, 'calling_aetitle'),
+    ({'calling_aetitle': 'THIS_AE_TITLE_IS_TOO_LONG'}, 'calling_aetitle'),
     ({'calling_aetitle': 'CHECK\u2028'}, 'calling_aetitle'),
     ({'host': '127.0.0.1\n'}, 'host'),
     ({'host': 'fe80::1%eth0'}, 'host'),
     ({'host': '-oProxyCommand=x'}, 'host'),
-    ({'pacs': [dict(PACS, host='10.0.0.256')]}, 'pacs[0].host'),
-    ({'pacs': [dict(PACS, aetitle='HOSP\\PACS')]}, 'pacs[0].aetitle'),
-    ({'pacs': [dict(PACS, port=0)]}, 'pacs[0].port'),
-    ({'pacs': [PACS, dict(PACS, host='10.1.2.4')]}, 'pacs[1].name'),
+    ({'timeout': 0}, 'timeout'),
+    ({'min_free_percent': 101}, 'min_free_percent'),
 ])
 def test_bad_options_are_refused_before_anything_runs(module, params, name):
     outcome = module(**params)
@@ -72,11 +68,27 @@ def test_bad_options_are_refused_before_anything_runs(module, params, name):
 
 
 def test_every_problem_is_reported(module):
-    outcome = module(aetitle='', host='10.0.0.1/8', pacs=[dict(PACS, name='a b')])
-    assert [p.split(':')[0] for p in outcome.args[0]['problems']] == ['aetitle', 'host', 'pacs[0].name']
+    outcome = module(calling_aetitle='', host='10.0.0.1/8', service_name='a b')
+    assert [p.split(':')[0] for p in outcome.args[0]['problems']] == ['service_name', 'calling_aetitle', 'host']
 
 
 def test_good_options_reach_the_gateway(module):
-    outcome = module(aetitle='CHRISLOCAL', calling_aetitle='PACSGATE-CHECK', host='::1', service_name='dicom_listener-2',
-                     pacs=[PACS, dict(PACS, name='old', host='pacs.example.org', aetitle='OLD PACS')])
+    outcome = module(calling_aetitle='PACSGATE-CHECK', host='::1', service_name='dicom_listener-2', timeout=3600,
+                     min_free_percent=0)
+    assert isinstance(outcome, Ran)
+
+
+def test_the_earlier_verify_call_is_accepted(module):
+    """The verify step's call before it passed config and show_paths."""
+    outcome = module(backend='xinetd', service_name='dicomlistener', xinetd_dir='/etc/xinetd.d',
+                     unit_dir='/etc/systemd/system', aetitle='CHRISLOCAL', calling_aetitle='PACSGATE-CHECK',
+                     host='127.0.0.1', echo=True, timeout=30, health=False)
+    assert isinstance(outcome, Ran)
+
+
+def test_the_role_s_verify_call_is_accepted(module):
+    """roles/dicom_listener/tasks/verify.yml passes these options."""
+    outcome = module(backend='systemd', service_name='dicomlistener', xinetd_dir='/etc/xinetd.d',
+                     unit_dir='/etc/systemd/system', config='/etc/pacsgate/dicomlistener.json',
+                     calling_aetitle='PACSGATE-CHECK', host='127.0.0.1', echo=True, timeout=30, show_paths=False)
     assert isinstance(outcome, Ran)
