@@ -132,6 +132,12 @@ def snapshot(host, *paths):
     return host.run(cmd).stdout.split()[0]
 
 
+def owners(host, *paths):
+    """Owner, group and mode of each path itself (for dirs whose contents the running listener
+    changes)."""
+    return host.run("stat -c '%%n %%U %%G %%a' %s", " ".join(paths)).stdout
+
+
 # What the tests measured, printed at the end of the run whether they passed or not: the
 # figures behind the closing notes (bad inputs refused, instances sent and filed, associations).
 FIGURES = collections.OrderedDict()

@@ -1,7 +1,9 @@
 """px-listen per association, pfdcm's documented mode (dicom_listener_receiver: px-listen), kept
 selectable: the gate execs px-listen through the lean launcher, which imports neither the pypx
 subcommands, pudb nor pydicom before storescp runs; and the filer files exactly what px-listen
-files: the same study, filed once each way, gives the same tree, .info files and maps."""
+files: the same study, filed once each way, gives the same tree, .info files and maps, and the same
+data sets. (Not the same bytes: px-listen's storescp decodes and encodes each data set again, and
+may drop its group lengths; the filer's keeps the bytes the sender sent.)"""
 
 import json
 import os
@@ -21,12 +23,28 @@ RULES = "/etc/pacsgate/dicomlistener.gate"
 # What `import pypx` (pypx/__init__.py) and pudb pull in, and px-listen does not need to receive.
 AVOIDED = ("aiohttp", "dask", "pfstate", "pudb", "urwid", "pypx.find", "pypx.repack", "pydicom")
 
-# The tree of one patient as filed, read on the gateway: relative paths with the sha256 of each
-# file; .info and map files with the data dir's absolute path replaced, so that trees filed at
-# different times compare.
+# The tree of one patient as filed, read on the gateway with the venv's pydicom: relative paths;
+# each DICOM file as the digest of its data set's decoded elements (group lengths and trailing padding
+# left out, which px-listen's storescp drops); .info and
+# map files with the data dir's absolute path replaced, so that trees filed at different times compare.
 _TREE = r"""
 import hashlib, json, os, sys
+import pydicom
 data, log, patient = sys.argv[1:4]
+
+
+def decoded(body):
+    def strip(value):
+        if isinstance(value, dict):
+            return dict((k, strip(v)) for k, v in value.items()
+                        if not (len(k) == 8 and k.endswith('0000')) and k != 'FFFCFFFC')
+        if isinstance(value, list):
+            return [strip(v) for v in value]
+        return value
+    elements = pydicom.dcmread(pydicom.filebase.DicomBytesIO(body)).to_json_dict(bulk_data_threshold=1 << 30)
+    return 'data set ' + hashlib.sha256(json.dumps(strip(elements), sort_keys=True).encode()).hexdigest()
+
+
 tree = {}
 top = None
 for name in os.listdir(data):
@@ -39,7 +57,7 @@ for root, dirs, files in os.walk(top):
             body = handle.read()
         key = os.path.relpath(path, data)
         tree[key] = (body.decode().replace(data, 'DATA') if name.endswith(('.info', '.series'))
-                     else hashlib.sha256(body).hexdigest())
+                     else decoded(body) if name.endswith('.dcm') else hashlib.sha256(body).hexdigest())
 for kind in ('patient_map', 'study_map', 'series_map'):
     for name in os.listdir(os.path.join(log, kind)):
         with open(os.path.join(log, kind, name)) as handle:
@@ -51,7 +69,7 @@ print(json.dumps(tree, sort_keys=True))
 
 
 def tree_of(host, gw, patient_id):
-    out = host.run("python3 -c %s %s %s %s", _TREE, gw["data_dir"], gw["log_dir"], patient_id)
+    out = host.run("%s/bin/python -c %s %s %s %s", gw["venv_dir"], _TREE, gw["data_dir"], gw["log_dir"], patient_id)
     assert out.rc == 0, out.stderr
     return json.loads(out.stdout)
 

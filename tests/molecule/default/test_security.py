@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from harness import FULL_HOST_ONLY, count, journal_with, run_playbook, snapshot
+from harness import FULL_HOST_ONLY, count, journal_with, owners, run_playbook, snapshot
 
 # Expensive: on the Debian 12 gateway only.
 testinfra_hosts = FULL_HOST_ONLY
@@ -127,17 +127,24 @@ BAD_INPUTS = [
     ("dicom_listener_xinetd_opts", '["-stayalive", "-limit 5\\nINETD_COMPAT=Yes"]', "dicom_listener_xinetd_opts"),
     ("dicom_listener_xinetd_opts", '["-limit", "5"]', "must hold -stayalive"),
 ]
-WATCHED = ("/etc/xinetd.d", "/etc/pacsgate", "/etc/systemd/system", "/etc/default/xinetd", "/home/dicom", "/opt/pypx",
-           "/usr/local/libexec/pacsgate", "/usr/local/bin")
+# What the role writes (the running listener writes in its tmp, log and data dirs: their owners and
+# modes are watched, not their contents).
+WATCHED = ("/etc/xinetd.d", "/etc/pacsgate", "/etc/systemd/system", "/etc/default/xinetd", "/home/dicom/services",
+           "/opt/pypx", "/usr/local/libexec/pacsgate", "/usr/local/bin")
+LISTENER_DIRS = ("/home/dicom", "/home/dicom/tmp", "/home/dicom/log", "/home/dicom/data")
+
+
+def state(host):
+    return snapshot(host, *WATCHED), owners(host, *LISTENER_DIRS)
 
 
 @needs_molecule
 @pytest.mark.parametrize("name,value,words", BAD_INPUTS, ids=["%s=%s" % (n, v) for n, v, _w in BAD_INPUTS])
 def test_bad_input_is_refused_before_anything_changes(host, name, value, words):
-    before = snapshot(host, *WATCHED)
+    before = state(host)
     count("bad inputs", tried=1)
     out, _recap = run_playbook("pacsgate.listener.site", "-e", '{"%s": %s}' % (name, value), expect_failure=True)
-    unchanged = snapshot(host, *WATCHED) == before
+    unchanged = state(host) == before
     count("bad inputs", refused_with_their_message=int(words in out), changed_a_watched_tree=int(not unchanged))
     assert words in out, out[-2000:]
     assert unchanged
@@ -147,11 +154,11 @@ def test_bad_input_is_refused_before_anything_changes(host, name, value, words):
 def test_port_of_another_xinetd_service_is_refused(host):
     host.run("printf 'service other\\n{\\n    port = 10555\\n}\\n' > /etc/xinetd.d/other")
     try:
-        before = snapshot(host, *WATCHED)
+        before = state(host)
         count("bad inputs", tried=1)
         out, _recap = run_playbook("pacsgate.listener.site", "-e", "dicom_listener_port=10555", expect_failure=True)
         message = "already used by another xinetd service in /etc/xinetd.d/other"
-        unchanged = snapshot(host, *WATCHED) == before
+        unchanged = state(host) == before
         count("bad inputs", refused_with_their_message=int(message in out), changed_a_watched_tree=int(not unchanged))
         assert message in out
         assert unchanged
@@ -162,11 +169,11 @@ def test_port_of_another_xinetd_service_is_refused(host):
 @needs_molecule
 def test_root_with_a_trailing_newline_is_refused_under_a_pfdcm_tag(host):
     """Under --tags file_install as well: validation runs whatever the tags."""
-    before = snapshot(host, *WATCHED)
+    before = state(host)
     count("bad inputs", tried=1)
     out, recap = run_playbook("pacsgate.listener.site", "--tags", "file_install", "-e", '{"dicom_listener_user": "root\\n"}',
                               expect_failure=True)
-    unchanged = snapshot(host, *WATCHED) == before
+    unchanged = state(host) == before
     count("bad inputs", refused_with_their_message=int("dicom_listener_user" in out), changed_a_watched_tree=int(not unchanged))
     assert "dicom_listener_user" in out and "changed=0" in recap
     assert unchanged
@@ -204,11 +211,11 @@ def test_validator_rejects_what_xinetd_would_drop(host, gw, edit, reason):
 
 @needs_molecule
 def test_check_diff_shows_the_change_and_changes_nothing(host, gw):
-    before = snapshot(host, *WATCHED)
+    before = state(host)
     out, recap = run_playbook("pacsgate.listener.site", "--check", "--diff", "-e", "dicom_listener_port=10444")
     assert "-    port            = %d" % gw["port"] in out and "+    port            = 10444" in out
     assert "changed=0" not in recap
-    assert snapshot(host, *WATCHED) == before
+    assert state(host) == before
     assert host.socket("tcp://0.0.0.0:%d" % gw["port"]).is_listening
 
 
@@ -252,3 +259,13 @@ def test_links_the_listener_plants_are_not_followed_by_the_give_back(host, gw):
         assert host.file("/usr/bin").user == "root"
     finally:
         host.run("rm -f %s/root-left %s/shadow-link %s/usr-link", gw["data_dir"], gw["tmp_dir"], gw["tmp_dir"])
+
+
+@needs_molecule
+def test_a_converge_with_v_shows_no_patient_data(gw, sent_study):
+    """Ansible's output travels to AWX and log stores: after a study, a verbose converge (its facts,
+    its summary) names no patient."""
+    out, recap = run_playbook("pacsgate.listener.site", "-v")
+    assert "failed=0" in recap, recap
+    for word in (sent_study["patient_id"], "PACSGATE^TEST", "PACSGATE.TEST", sent_study["study_uid"]):
+        assert word not in out, word
