@@ -1,7 +1,10 @@
 """Housekeeping (its timer's unit, sandboxed, as the listener): removes received copies whose
 filing is recorded and still verifies, once old enough; keeps everything else; rotates logs."""
 
-from harness import FULL_HOST_ONLY, filing_records
+import time
+
+import dicomstudy
+from harness import FULL_HOST_ONLY, SENDER_AET, dcmtk, filing_records
 
 # Expensive: on the Debian 12 gateway only.
 testinfra_hosts = FULL_HOST_ONLY
@@ -35,12 +38,25 @@ def age(host, association_dir):
     return out.stdout.strip()
 
 
-def test_housekeeping_removes_only_what_is_recorded_and_verified(host, gw, sent_study):
+def test_housekeeping_removes_only_what_is_recorded_and_verified(host, gw, sent_study, tmp_path):
     assert len(sent_study["filed"]) == sent_study["expected"]
+    def with_instances():
+        return sorted(r["association"] for r in filing_records(host, gw["tmp_dir"]) if r["instances"])
+
+    before = len(with_instances())
+    for number in range(2):  # two more associations with instances: old, changed and recent below
+        dicomstudy.make_study(str(tmp_path / str(number)), series=1, per_series=3)
+        res = dcmtk("storescu", "-aet", SENDER_AET, "-aec", gw["aetitle"], "+sd", gw["ip"], str(gw["port"]),
+                    str(tmp_path / str(number)))
+        assert res.returncode == 0, res.stderr
+    for _second in range(30):
+        if len(with_instances()) >= before + 2:
+            break
+        time.sleep(1)
     tmp, data, log = gw["tmp_dir"], gw["data_dir"], gw["log_dir"]
     filed_before = int(host.run("find %s -name '*.dcm' | wc -l", data).stdout)
     # Associations with instances (C-ECHOs leave empty ones): the oldest two and the newest.
-    with_files = sorted(r["association"] for r in filing_records(host, tmp) if r["instances"])
+    with_files = with_instances()
     assert len(with_files) >= 3, with_files
     old, changed, recent = ["%s/filed/%s" % (tmp, name) for name in (with_files[0], with_files[1], with_files[-1])]
     age(host, old)

@@ -1,6 +1,6 @@
 """No study is lost when a converge rewrites the service file while a transfer is in flight.
 
-A paced sender (one association, an instance every 0.1 s) runs while the role changes the port,
+A paced sender (one association, an instance every 0.05 s) runs while the role changes the port,
 then xinetd's limits; xinetd is restarted in the middle of the transfer. The sender sends at least
 200 instances and keeps sending until the converge is over (up to 600, so that a slow converge on a
 busy machine still restarts xinetd mid-transfer), then releases the association. Every instance
@@ -23,7 +23,7 @@ pytestmark = pytest.mark.skipif("MOLECULE_INVENTORY_FILE" not in os.environ, rea
 
 INSTANCES = 600
 AT_LEAST = 200
-GAP = 0.1
+GAP = 0.05
 
 
 def digests(paths):
