@@ -40,6 +40,7 @@ def age(host, association_dir):
 
 def test_housekeeping_removes_only_what_is_recorded_and_verified(host, gw, sent_study, tmp_path):
     assert len(sent_study["filed"]) == sent_study["expected"]
+
     def with_instances():
         return sorted(r["association"] for r in filing_records(host, gw["tmp_dir"]) if r["instances"])
 

@@ -283,4 +283,3 @@ def test_links_the_listener_plants_are_not_followed_by_the_give_back(host, gw):
         assert host.file("/usr/bin").user == "root"
     finally:
         host.run("rm -f %s/root-left %s/shadow-link %s/usr-link", gw["data_dir"], gw["tmp_dir"], gw["tmp_dir"])
-
