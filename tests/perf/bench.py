@@ -7,7 +7,7 @@ storescp options, (b) behind a gate with the AE title checks off, and xinetd sta
 without the gate; (c) Orthanc runs in a container of its own. Studies are generated with pydicom
 (fresh UIDs) and sent from the Docker host with dcmtk's storescu (TCP_NODELAY=1).
 
-Phases: the first and second converge; 1000 instances in one association (a b b a); sequential
+Phases: the first and second converge; 1000 instances in one association (a b b a a b b a); sequential
 single-instance associations, rotating among the receivers; 1000 single-instance associations
 from 4 parallel senders (a b b a); a burst of 200 single-instance associations, each a new
 series, while two CPU-bound processes run; a paced transfer for memory; the health scan of a
@@ -96,10 +96,10 @@ class Bench:
     # --- phases ----------------------------------------------------------------------------
 
     def one_association(self):
-        """1000 instances in one association: a b b a, then Orthanc once; the filer's memory."""
+        """1000 instances in one association: a b b a a b b a, then Orthanc once; the filer's memory."""
         runs = []
         memory = MemorySampler(GW)
-        for receiver in ABBA + (("c",) if self.opts.orthanc else ()):
+        for receiver in ABBA * 2 + (("c",) if self.opts.orthanc else ()):
             s = self.study(self.opts.instances, series=2)
             w = self.watcher(receiver, s, timeout=300)
             time.sleep(0.5)

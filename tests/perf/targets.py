@@ -190,9 +190,13 @@ def one_association_rate(results):
     row["ok"] = ratio >= LIMITS["rate_ratio"]
     if not row["ok"]:
         row["by"] = "%.0f %% below" % (100 * (LIMITS["rate_ratio"] - ratio) / LIMITS["rate_ratio"])
-        row["why"] = ("both run the same storescp with the same options; the gateway's only extra work during a "
-                      "transfer is the gate's start (milliseconds): a difference this size is the machine's "
-                      "throttling between runs")
+        spread = []
+        for receiver in ("a", "b"):
+            rates = [r["instances"] / r["transfer_s"] for r in runs if r["receiver"] == receiver]
+            spread.append("%s %.0f-%.0f" % (receiver, min(rates), max(rates)))
+        row["why"] = ("both are the same storescp with the same options, and the gateway's only extra work during a "
+                      "transfer is the gate's start (milliseconds); the runs of each vary among themselves "
+                      "(instances/s: %s) on this shared machine" % ", ".join(spread))
     return row
 
 

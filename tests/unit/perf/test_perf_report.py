@@ -158,3 +158,13 @@ def test_write_elsewhere_leaves_the_page_alone(results, tmp_path):
     report.write(results, str(tmp_path / 'trial'), str(repo), draw=False)
     assert page.read_text() == '%s\nold\n%s\n' % (report.BLOCK_START, report.BLOCK_END)
     assert (tmp_path / 'trial' / 'REPORT.md').exists()
+
+
+def test_a_slower_transfer_names_the_spread_of_the_runs(results):
+    runs = results['sections']['one_association']['runs']
+    runs[1]['transfer_s'] = 2.5
+    row = by_key(results)['rate']
+    # b: 2000 instances in 4.4 s against a's 2000 in 4.0 s.
+    assert (row['ok'], row['by']) == (False, '4 % below')
+    assert row['measured'] == '0.91 (455 vs 500 instances/s)'
+    assert '(instances/s: a 500-500, b 400-526)' in row['why']
