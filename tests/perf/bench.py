@@ -374,13 +374,14 @@ def main():
         results["load_samples"] = [{k: s[k] for k in ("t", "load1", "cpu_some_avg10")} for s in sampler.samples]
         if failed:
             results["notes"] = ["this run stopped early: %s" % (sys.exc_info()[1],)]
+        os.makedirs(opts.out, exist_ok=True)
+        with open(os.path.join(opts.out, "results.json"), "w") as handle:
+            json.dump(results, handle, indent=1)
+        log("results in %s; removing the containers (a minute or more for the synthetic archive)" % opts.out)
         if not opts.keep:
             remove_containers()
         elif opts.gateway and opts.orthanc:
             remove_containers([ORTHANC])
-        os.makedirs(opts.out, exist_ok=True)
-        with open(os.path.join(opts.out, "results.json"), "w") as handle:
-            json.dump(results, handle, indent=1)
         if failed:
             log("failed; the converge logs are in %s" % work)
         else:

@@ -189,6 +189,10 @@ def burst_section(results):
         notes.append("the gate logged %s" % ", ".join("%s %d" % kv for kv in sorted(b["gate_log"].items())))
     if b.get("xinetd_fail"):
         notes.append("xinetd: %s" % "; ".join(b["xinetd_fail"]))
+    rec = b.get("records") or {}
+    if rec.get("filing_s_median") is not None:
+        notes.append("the filer filed each association %s s (median) and at most %s s after it ended, and used "
+                     "%s s of CPU" % (fmt(rec["filing_s_median"]), fmt(rec["filing_s_max"]), fmt(b.get("filer_cpu_s"))))
     for key in ("a", "b"):
         if (runs.get(key) or {}).get("sender_errors"):
             notes.append("%s senders saw: %s" % (NAMES[key], "; ".join(runs[key]["sender_errors"])))

@@ -45,6 +45,7 @@ def test_missed_targets_say_by_how_much(results):
     assert rows['filing']['by'] == '0.20 s over'
     assert rows['association_memory']['by'] == '0.6 MiB over'
     assert rows['second_converge']['by'] == '16.4 s over'
+    assert rows['health_main']['by'] == '45.00 s and 180.0 MiB over'
 
 
 def test_measured_figures(results):
@@ -73,6 +74,9 @@ def test_reasons_come_from_the_measurements(results):
     second = rows['second_converge']['why']
     assert 'yet 58 tasks run (and 51 are skipped)' in second
     assert '3 of them' in second and '1.77 s each' in second and '5.3 s together' in second
+    assert second.endswith('(CPU pressure 60 % during the converges)')
+    assert rows['filing']['why'].endswith('it used 0.95 s of CPU per run, which took 0.80-1.20 s while tasks '
+                                          'waited for a CPU 60 % of the time (CPU pressure)')
 
 
 @pytest.mark.parametrize('b_median, ok', [(0.065, True), (0.0651, False)])
@@ -119,6 +123,7 @@ def test_report_text(results):
     assert '| (c) Orthanc | 60.0 | 60.0 | 1.20 | 3 of 4 | 3 of 4 |' in text
     assert '| (b) the gateway | 69.00 | 69.50 | 1000 of 1000 | 1 | 40.00 + 6.00 | 0.30 / 1.00 |' in text
     assert '190 of 200' in text and 'the gate logged accepted 192, refused disk 2' in text
+    assert 'the filer filed each association 1.50 s (median) and at most 9.00 s after it ended, and used 1.50 s' in text
     assert '| pacsgate.listener.dicom_listener : Install dcmtk / and more | 1.90 |' in text
     assert 'gateway.health (main\'s dicom_listener_info) | 1 | 45.00 |' in text
     assert 'pypx\'s per-file mode' in text
