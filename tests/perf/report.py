@@ -1,4 +1,5 @@
-"""Turn the benchmark's results.json into docs/bench/REPORT.md, bench.png and the block of docs/benchmark.md.
+"""Turn the benchmark's results.json into docs/bench/REPORT.md, bench.png and the block of
+docs/benchmark.md.
 
     python tests/perf/report.py [docs/bench/results.json]   (re-renders without measuring)
 """
@@ -8,38 +9,25 @@ import os
 import re
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import targets  # noqa: E402  pylint: disable=wrong-import-position
+from targets import LIMITS  # noqa: E402  pylint: disable=wrong-import-position
+
 NAMES = {
-    "a": "(a) bare dcmtk storescp, persistent",
-    "b": "(b) this gateway: xinetd + lean launcher + px-listen",
-    "c": "(c) Orthanc (Debian package)",
-    "d": "(d) pypx per-file mode (storescp -xcr px-repack), as installed",
-    "d+shim": "(d) same, with a pydicom read_file shim",
-}
-TARGETS = {"transfer_ratio": 0.8, "filing_s": 2.0, "per_assoc_s": 0.4, "second_converge_s": 15.0, "fleet_ratio": 2.5}
-# Why a target is missed, as far as the measurements show (the report adds the load it saw).
-REASONS = {
-    "transfer": "each association first starts px-listen (Python) and storescp through two shells; storescp "
-                "then writes every instance once and px-listen copies it again, all on the same cores",
-    "filing": "pypx.listen files after the association ends, one file after another in one Python process "
-              "(a header read, three ConfigParser objects and a copy per file); beyond reading headers only, "
-              "speeding it up means patching pypx",
-    "per_assoc": "what remains is CPU work before storescp answers: Python start-up, pfmisc's logger walking "
-                 "the stack (inspect.stack) for each message, two shells and storescp's own start-up",
-    "burst": "xinetd serves at most dicom_listener_instances associations at once (FAIL service_limit "
-             "above it; 128 by default), and every association's start-up competes for the same cores while "
-             "storescu waits at most 30 s for an answer",
-    "second_converge": "nothing changes, but the role still checks every step: about 60 tasks run (and about 35 "
-                       "are skipped), and each check is at least one round trip into the gateway through docker "
-                       "exec (0.2-0.5 s each here); the slowest are listed below",
-    "fleet": "all 8 gateway containers run on this machine's 2 cores, so their first installs (dpkg, pip "
-             "unpacking and byte-compiling pypx's packages, about 150 MB per gateway) queue for the same CPUs: "
-             "the fleet's wall time is bound by the sum of their CPU time over 2 cores, where gateways on "
-             "hosts of their own bring their own CPUs",
+    "a": "(a) bare storescp --fork",
+    "b": "(b) the gateway",
+    "b_nocheck": "(b) with both AE title checks off",
+    "nogate": "xinetd + storescp, no gate (not filed)",
+    "c": "(c) Orthanc",
 }
 # The block of docs/benchmark.md between these markers is rewritten by every run.
 BLOCK_START = "<!-- bench:start (written by make bench) -->"
 BLOCK_END = "<!-- bench:end -->"
 BLOCK_PAGE = os.path.join("docs", "benchmark.md")
+PYPX_PER_FILE = ("(d) pypx's per-file mode (`storescp -xcr px-repack ... --cleanup`, what pypx's storescp.sh builds) "
+                 "is no longer measured: with the pydicom 3 that pip resolves it loses every study (px-repack calls "
+                 "`dicom.read_file`, which pydicom 3 removed, and `--cleanup` then deletes the received file, "
+                 "while the sender got Success): 0 of 100 instances filed in the run of 2026-11-29")
 
 
 def fmt(value, digits=2):
@@ -50,69 +38,17 @@ def fmt(value, digits=2):
     return str(value)
 
 
-def verdict(ok, missed, reason=None):
-    if ok:
-        return "met"
-    return "MISSED: %s%s" % (missed, ("; why: " + REASONS[reason]) if reason else "")
-
-
-def ratios(results):
-    """Each throughput row's rate as a ratio to (a), also for a run interrupted before it did so."""
-    rows = results["sections"].get("throughput", {}).get("rows", [])
-    base = next((r["instances_per_s"] for r in rows if r["receiver"] == "a"), None)
-    for r in rows:
-        if r.get("rate_ratio_to_a") is None:
-            r["rate_ratio_to_a"] = round(r["instances_per_s"] / base, 3) if r["instances_per_s"] and base else None
-
-
-def targets(results):
-    """(target, measured, verdict) rows; where a target is missed, by how much."""
-    sec = results["sections"]
-    rows = []
-    tp = {r["receiver"]: r for r in sec.get("throughput", {}).get("rows", [])}
-    if "a" in tp and "b" in tp:
-        ratio = tp["b"]["rate_ratio_to_a"]
-        rows.append(("(b) transfer rate >= 0.8 x (a)", "%.2f x" % ratio,
-                     verdict(ratio >= TARGETS["transfer_ratio"], "%.0f%% below" % ((0.8 - ratio) / 0.8 * 100), "transfer")))
-        filing = tp["b"]["filed_after_release_s"]
-        ok = tp["b"]["complete"] and filing <= TARGETS["filing_s"]
-        rows.append(("(b) every instance filed within 2 s of release (%d instances)" % tp["b"]["instances"],
-                     "%.2f s, %d of %d filed" % (filing, tp["b"]["counted"], tp["b"]["instances"]),
-                     verdict(ok, "%.2f s over" % (filing - 2) if tp["b"]["complete"] else "not all filed", "filing")))
-    pa = sec.get("per_association")
-    if pa and pa["b"]["median_s"] is not None:
-        med = pa["b"]["median_s"]
-        rows.append(("(b) per-association cost < 0.4 s", "%.3f s median" % med,
-                     verdict(med < TARGETS["per_assoc_s"], "%.2f s over" % (med - 0.4), "per_assoc")))
-    br = sec.get("burst")
-    if br:
-        ok = br["accepted"] == br["associations"] and br["filed"] == br["associations"]
-        rows.append(("burst: 100 of 100 accepted and filed", "%d accepted, %d filed" % (br["accepted"], br["filed"]),
-                     verdict(ok, "%d refused, %d not filed" % (br["refused"], br["associations"] - br["filed"]), "burst")))
-    an = sec.get("ansible")
-    if an:
-        second = an["second_converge"]
-        changed = sum(h["changed"] for h in second["recap"].values())
-        ok = second["wall_s"] < TARGETS["second_converge_s"] and changed == 0
-        rows.append(("second converge < 15 s, changed=0", "%.1f s, changed=%d" % (second["wall_s"], changed),
-                     verdict(ok, "%.1f s over" % (second["wall_s"] - 15) if changed == 0 else "changed=%d" % changed,
-                             "second_converge")))
-    fl = sec.get("fleet")
-    if not fl:
-        rows.append(("fleet of 8 (forks 8) < 2.5 x one gateway", "not measured in this run", "not measured"))
-    if fl:
-        rows.append(("fleet of %d (forks %d) < 2.5 x one gateway" % (fl["hosts"], fl["hosts"]),
-                     "%.2f x (%.0f s vs %.0f s)" % (fl["ratio_to_one"], fl["wall_s"], an["first_converge"]["wall_s"]),
-                     verdict(fl["ratio_to_one"] < TARGETS["fleet_ratio"], "%.2f x over" % (fl["ratio_to_one"] - 2.5),
-                             "fleet")))
-    return rows
+def ms(seconds):
+    return "n/a" if seconds is None else "%.1f" % (1000.0 * seconds)
 
 
 def load_line(load):
     if not load:
         return "n/a"
-    return "1-min load %s-%s (mean %s), up to %d other containers running" % (
-        fmt(load["min"]), fmt(load["max"]), fmt(load["mean"]), load["other_containers_max"])
+    text = "1-min load %s-%s (mean %s)" % (fmt(load["min"]), fmt(load["max"]), fmt(load["mean"]))
+    if load.get("cpu_pressure_mean") is not None:
+        text += ", CPU pressure %s %% (max %s)" % (fmt(load["cpu_pressure_mean"], 0), fmt(load["cpu_pressure_max"], 0))
+    return text + ", up to %d other containers running" % load["other_containers_max"]
 
 
 def machine_line(results):
@@ -121,118 +57,304 @@ def machine_line(results):
         m["cpu"], m["cores"], m["ram_gib"], m["kernel"], m.get("docker", "?"))
 
 
-def throughput_table(results):
-    lines = ["| receiver | instances | transfer s | instances/s | ratio to (a) | filed after release s | counted |",
-             "|---|---|---|---|---|---|---|"]
-    for r in results["sections"].get("throughput", {}).get("rows", []):
-        counted = "%d of %d%s" % (r["counted"], r["instances"], "" if r["complete"] else " (incomplete)")
-        if r["receiver"].startswith("d"):
-            counted += "; %d left in tmp, %d error lines" % (r.get("left_in_tmp", 0), r.get("error_lines", 0))
-        if r["storescu_rc"] != 0:
-            counted += "; storescu rc %d" % r["storescu_rc"]
-        if r.get("note"):
-            counted += " (%s)" % r["note"]
-        if r["receiver"] in ("a", "c"):
-            filed = "(stored on arrival)"
-        elif r["complete"]:
-            filed = fmt(r["filed_after_release_s"])
-        elif r["receiver"].startswith("d"):
-            filed = "never (px-repack done after %s s)" % fmt(r["filed_after_release_s"])
-        else:
-            filed = "never (gave up after %s s)" % fmt(r["filed_after_release_s"])
-        lines.append("| %s | %d | %s | %s | %s | %s | %s |" % (
-            NAMES.get(r["receiver"], r["receiver"]), r["instances"], fmt(r["transfer_s"]), fmt(r["instances_per_s"], 1),
-            fmt(r["rate_ratio_to_a"]), filed, counted))
-    return lines
+def verdict_text(row):
+    if row["ok"] is None:
+        return "not measured"
+    if row["ok"]:
+        return "met"
+    text = "MISSED" + (" by %s" % row["by"] if row.get("by") else "")
+    return text + ("; why: %s" % row["why"] if row.get("why") else "")
 
 
-def body(results, chart):
-    sec = results["sections"]
-    out = ["Run %s on: %s." % (results["started"], machine_line(results)),
-           "Load during the run: %s." % load_line(results.get("load")), ""]
-    v = results.get("versions", {})
-    if v:
-        out += ["Versions: pypx %s with pydicom %s and dcmtk %s in the gateway; Orthanc %s." % (
-            v.get("pypx"), v.get("pydicom_gateway"), v.get("dcmtk_gateway"), v.get("orthanc")), ""]
-    out += ["| target | measured | verdict |", "|---|---|---|"]
-    out += ["| %s | %s | %s |" % row for row in targets(results)]
-    load = results.get("load") or {}
-    cores = results["machine"].get("cores") or 1
-    if load and load.get("mean", 0) > cores:
-        out += ["", "The machine was shared while this ran: a mean 1-min load of %s on %d cores stretches every "
-                "figure that needs CPU time (each process got about %.0f%% of a core), so these figures are upper "
-                "bounds; run `make bench` on a quiet machine for the product's own figures." % (
-                    fmt(load["mean"]), cores, min(100.0, 100.0 * cores / load["mean"]))]
-    for note in results.get("notes", []):
-        out += ["", "Note: %s." % note]
-    out += ["", "![benchmark chart](%s)" % chart, "",
-            "**Throughput**: one association, storescu with TCP_NODELAY=1 from the Docker host "
-            "(load: %s)." % load_line(sec.get("throughput", {}).get("load")), ""]
-    out += throughput_table(results)
-    pa = sec.get("per_association")
-    if pa:
-        out += ["", "**Per-association cost**: 20 sequential single-instance associations (storescu wall time; "
-                "load: %s)." % load_line(pa.get("load")), "",
-                "| receiver | succeeded | median s | min s | max s | filed |", "|---|---|---|---|---|---|",
-                "| %s | %d of %d | %s | %s | %s | (stored) |" % (
-                    NAMES["a"], pa["a"]["succeeded"], pa["a"]["associations"], fmt(pa["a"]["median_s"], 3),
-                    fmt(pa["a"]["min_s"], 3), fmt(pa["a"]["max_s"], 3)),
-                "| %s | %d of %d | %s | %s | %s | %d |" % (
-                    NAMES["b"], pa["b"]["succeeded"], pa["b"]["associations"], fmt(pa["b"]["median_s"], 3),
-                    fmt(pa["b"]["min_s"], 3), fmt(pa["b"]["max_s"], 3), pa["b"].get("filed", 0))]
-    br = sec.get("burst")
-    if br:
-        out += ["", "**Burst** against (b): %d single-instance associations started at once: %d accepted, %d refused, "
-                "%.1f s until the last sender exited, %d filed (load: %s).%s" % (
-                    br["associations"], br["accepted"], br["refused"], br["wall_s"], br["filed"], load_line(br.get("load")),
-                    (" Sender errors: %s." % "; ".join(br["errors"])) if br["errors"] else "")]
-        if br.get("xinetd_fail_lines"):
-            out[-1] += " xinetd (instances = %s) logged: %s." % (br.get("xinetd_instances"), "; ".join(br["xinetd_fail_lines"]))
-        mem = br.get("memory")
-        if mem and mem.get("samples"):
-            out[-1] += (" Memory of the listener user's processes (px-listen, storescp and their shells) at its peak:"
-                        " %.0f MiB for %d processes (%.1f MiB each); at most %d processes at once." % (
-                            mem["peak_rss_mib"], mem["processes_at_peak"], mem["rss_mib_per_process_at_peak"] or 0,
-                            mem["max_processes"]))
-    an = sec.get("ansible")
-    if an and an["second_converge"].get("slowest_tasks"):
-        out += ["", "Slowest tasks of the second converge: " + "; ".join(
-            "%s %.1f s" % (t["task"], t["s"]) for t in an["second_converge"]["slowest_tasks"]) + "."]
-    if an:
-        out += ["", "**Ansible** (site playbook, docker connection): first converge of a fresh gateway %.1f s, second "
-                "converge %.1f s (changed=%d)." % (an["first_converge"]["wall_s"], an["second_converge"]["wall_s"],
-                                                   sum(h["changed"] for h in an["second_converge"]["recap"].values()))]
-    fl = sec.get("fleet")
-    if fl:
-        failed = sum(h["failed"] + h["unreachable"] for h in fl["recap"].values())
-        out[-1] += (" A fleet of %d fresh gateways with forks %d: %.1f s, %.2f times one gateway, %d host(s) failed "
-                    "(load: %s)." % (fl["hosts"], fl["hosts"], fl["wall_s"], fl["ratio_to_one"], failed,
-                                     load_line(fl.get("load"))))
+def counted(row, n=None):
+    n = row.get("instances", row.get("associations")) if n is None else n
+    text = "%s of %d" % (fmt(row.get("identical")), n)
+    if row.get("counted") is not None and row.get("counted") != row.get("identical"):
+        text += " (%s files)" % row["counted"]
+    return text
+
+
+def _sec(results, name):
+    return (results.get("sections") or {}).get(name) or {}
+
+
+# --- sections -------------------------------------------------------------------------------------
+
+def one_association_table(results):
+    sec = _sec(results, "one_association")
+    if not sec.get("runs"):
+        return []
+    out = ["", "**1000 instances in one association** (storescu, TCP_NODELAY=1, from the Docker host; runs in this "
+           "order; load: %s)." % load_line(sec.get("load")), "",
+           "| receiver | instances | transfer s | instances/s | filed after release s | byte-identical | CPU s |",
+           "|---|---|---|---|---|---|---|"]
+    for r in sec["runs"]:
+        rate = r["instances"] / r["transfer_s"] if r["transfer_s"] and r["rc"] == 0 else None
+        filed = "(stored on arrival)" if r["receiver"] in ("a", "c") else fmt(r["filed_after_release_s"])
+        cpu = fmt(r.get("associations_cpu_s"))
+        if r.get("filer_cpu_s") is not None:
+            cpu += " + filer %s" % fmt(r["filer_cpu_s"])
+        out.append("| %s | %d | %s | %s | %s | %s | %s |" % (
+            NAMES.get(r["receiver"], r["receiver"]), r["instances"], fmt(r["transfer_s"]), fmt(rate, 0), filed,
+            counted(r), cpu))
     return out
 
 
-def chart(results, path):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+def sequential_table(results):
+    sec = _sec(results, "sequential")
+    rows = sec.get("rows") or {}
+    if not rows:
+        return []
+    a = (rows.get("a") or {}).get("median_s")
+    out = ["", "**One association per instance, sequential**: %d single-instance associations per receiver, "
+           "interleaved (one to each receiver in turn); storescu's wall time per association (load: %s)."
+           % (next(iter(rows.values()))["associations"], load_line(sec.get("load"))), "",
+           "| receiver | median ms | mean ms | ratio to (a) | senders' Success | byte-identical on disk |",
+           "|---|---|---|---|---|---|"]
+    for key in sec.get("order") or sorted(rows):
+        r = rows[key]
+        out.append("| %s | %s | %s | %s | %d of %d | %s |" % (
+            NAMES.get(key, key), ms(r["median_s"]), ms(r["mean_s"]),
+            fmt(r["median_s"] / a) if a and r["median_s"] else "n/a", r["sender_ok"], r["associations"],
+            counted(r, r["associations"])))
+    return out
 
-    rows = results["sections"].get("throughput", {}).get("rows", [])
+
+def cpu_tables(results):
+    sec = _sec(results, "sequential")
+    out = []
+    blocks = sec.get("cpu_blocks") or {}
+    if blocks:
+        out += ["", "CPU per single-instance association, reaped by xinetd (gate and storescp; blocks of associations "
+                "in the order b, checks off, no gate, no gate, checks off, b): " + "; ".join(
+                    "%s %.1f ms (%d associations, %d Success)" % (NAMES.get(k, k), v["cpu_ms_per_association"],
+                                                                  v["associations"], v["sender_ok"])
+                    for k, v in blocks.items()) + "."]
+    st = sec.get("startup") or {}
+    if st:
+        out += ["", "What an association starts that a forking storescp's child does not, per start in the gateway "
+                "container (50 starts each):", "", "| program | CPU ms | wall ms |", "|---|---|---|"]
+        out += ["| %s | %.1f | %.1f |" % (k, v["cpu_ms"], v["wall_ms"]) for k, v in st.items()]
+    return out
+
+
+def parallel_table(results):
+    sec = _sec(results, "parallel")
+    if not sec.get("runs"):
+        return []
+    out = ["", "**1000 single-instance associations from 4 parallel senders**, until all are stored or filed "
+           "(runs in this order; load: %s)." % load_line(sec.get("load")), "",
+           "| receiver | sent s | until filed s | byte-identical | sender failures | CPU s (associations + filer) "
+           "| filing after each association's end, median / max s |", "|---|---|---|---|---|---|---|"]
+    for r in sec["runs"]:
+        rec = r.get("records") or {}
+        cpu = fmt(r.get("associations_cpu_s")) + (" + %s" % fmt(r["filer_cpu_s"]) if r.get("filer_cpu_s") is not None
+                                                  else "")
+        out.append("| %s | %s | %s | %s | %d | %s | %s |" % (
+            NAMES.get(r["receiver"], r["receiver"]), fmt(r["sent_s"]), fmt(r["until_filed_s"]), counted(r),
+            r["sender_failures"], cpu,
+            "%s / %s" % (fmt(rec.get("filing_s_median")), fmt(rec.get("filing_s_max"))) if rec else ""))
+    return out
+
+
+def memory_cells(mem, kind):
+    e = (mem or {}).get(kind)
+    if not e:
+        return "n/a"
+    return "%d at once: PSS %.1f MiB each (%.1f MiB together), RSS %.1f MiB each; largest one PSS %.1f, RSS %.1f" % (
+        e["max_processes"], e["max_pss_mib_per_process_busy"], e["pss_mib_at_peak"], e["rss_mib_per_process_at_peak"],
+        e["max_pss_mib_one"], e["max_rss_mib_one"])
+
+
+def burst_section(results):
+    sec = _sec(results, "burst")
+    runs = sec.get("runs") or {}
+    if not runs:
+        return []
+    out = ["", "**Burst**: %d single-instance associations, each a new series, started at once while %d CPU-bound "
+           "processes ran (load: %s)." % (sec["associations"], sec.get("cpu_hogs", 2), load_line(sec.get("load"))), "",
+           "| receiver | senders' Success | byte-identical on disk | senders done s | until filed s | per association "
+           "in progress |", "|---|---|---|---|---|---|"]
+    for key in ("a", "b"):
+        r = runs.get(key)
+        if not r:
+            continue
+        kind = "bare" if key == "a" else "per_association"
+        out.append("| %s | %d of %d | %s | %s | %s | %s |" % (
+            NAMES[key], r["sender_ok"], r["associations"], counted(r), fmt(r["senders_done_s"]),
+            fmt(r["until_filed_s"]), memory_cells(r.get("memory"), kind)))
+    b = runs.get("b") or {}
+    notes = []
+    if b.get("gate_log"):
+        notes.append("the gate logged %s" % ", ".join("%s %d" % kv for kv in sorted(b["gate_log"].items())))
+    if b.get("xinetd_fail"):
+        notes.append("xinetd: %s" % "; ".join(b["xinetd_fail"]))
+    rec = b.get("records") or {}
+    if rec.get("filing_s_median") is not None:
+        notes.append("the filer filed each association %s s (median) and at most %s s after it ended, and used "
+                     "%s s of CPU" % (fmt(rec["filing_s_median"]), fmt(rec["filing_s_max"]), fmt(b.get("filer_cpu_s"))))
+    for key in ("a", "b"):
+        if (runs.get(key) or {}).get("sender_errors"):
+            notes.append("%s senders saw: %s" % (NAMES[key], "; ".join(runs[key]["sender_errors"])))
+    if notes:
+        out += ["", "In the burst: " + "; ".join(notes) + "."]
+    return out
+
+
+def memory_section(results):
+    figures = targets.memory_figures(results)
+    paced = _sec(results, "paced")
+    out = ["", "**Memory** from /proc/<pid>/smaps_rollup, sampled every 0.2 s. The verdict uses PSS: a shared page "
+           "(dcmtk's and the C library's code) counts once in the PSS of all processes together, divided among "
+           "them, where RSS counts it in every process; per association is the PSS of the gates and storescp "
+           "processes together divided by their number, at the samples with at least half the peak number in "
+           "progress. The filer's verdict uses its peak RSS as the kernel counted it (VmHWM), which also catches "
+           "a peak between two samples."]
+    if paced:
+        snd = paced.get("sender") or {}
+        out += ["", "Paced transfer: %d associations at once, %d instances each, %.1f s between instances (pynetdicom): "
+                "%s of %s C-STOREs Success, %s filed byte for byte; %s (load: %s)." % (
+                    paced["associations"], paced["instances_each"], paced["pause_s"], fmt(snd.get("success")),
+                    fmt(snd.get("sent")), counted(paced, paced["associations"] * paced["instances_each"]),
+                    memory_cells(paced.get("memory"), "per_association"), load_line(paced.get("load")))]
+    for label, e in figures["filer"]:
+        out += ["", "Filer during the %s phase: PSS up to %.1f MiB, RSS up to %.1f MiB, VmHWM %s MiB." % (
+            label, e["max_pss_mib_one"], e["max_rss_mib_one"], fmt(e.get("hwm_mib"), 1))]
+    return out
+
+
+def ansible_section(results):
+    an = _sec(results, "ansible")
+    if not an:
+        return []
+    first, second = an["first_converge"], an["second_converge"]
+
+    def recap(c):
+        keys = ("ok", "changed", "skipped", "failed")
+        return ", ".join("%s=%d" % (k, sum(h.get(k, 0) for h in c["recap"].values())) for k in keys)
+    out = ["", "**Ansible** (site playbook, docker connection, pipelining; load: %s): first converge of a fresh "
+           "gateway %.1f s (%s), second converge %.1f s (%s)." % (load_line(an.get("load")), first["wall_s"],
+                                                                  recap(first), second["wall_s"], recap(second))]
+    slow = second.get("tasks", [])[:10]
+    if slow:
+        out += ["", "Slowest tasks of the second converge (ansible.posix.profile_tasks):", "",
+                "| task | s |", "|---|---|"]
+        out += ["| %s | %.2f |" % (t["task"].replace("|", "/"), t["s"]) for t in slow]
+    return out
+
+
+def health_section(results):
+    sec = _sec(results, "health")
+    if not sec:
+        return []
+    ar = sec.get("archive", {})
+    out = ["", "**Health scan** (load: %s): a synthetic archive of %s instances (%s files in the data dir: %s "
+           "patients' studies in pypx's layout, small files), and a tmp tree with %s filed association dirs with "
+           "records, %s queued, %s in incoming, %s in quarantine; written in %s s. The filer was stopped (it would "
+           "have taken the queue). Each reader ran as root in a `python3 -c` of its own under /usr/bin/time -v." % (
+               load_line(sec.get("load")), "{:,}".format(ar.get("instances", 0)),
+               "{:,}".format(ar.get("files_in_data_dir", 0)), fmt(ar.get("instances", 0) // 1000),
+               fmt(ar.get("filed_dirs")), fmt(ar.get("queued_dirs")), fmt(ar.get("incoming_dirs")),
+               fmt(ar.get("quarantine_dirs")), fmt(ar.get("wall_s"))), "",
+           "| reader | run | wall s | user s | sys s | max RSS MiB | result |", "|---|---|---|---|---|---|---|"]
+    for key, label in (("records_health", "records.health (module_utils/records.py)"),
+                       ("gateway_health", "gateway.health (main's dicom_listener_info)")):
+        for i, r in enumerate(sec.get(key) or [], 1):
+            out.append("| %s | %d | %s | %s | %s | %s | %s |" % (
+                label, i, fmt(r.get("wall_s")), fmt(r.get("user_s")), fmt(r.get("sys_s")), fmt(r.get("max_rss_mib"), 1),
+                "`%s`" % r.get("output", "")[:160] if r.get("rc") == 0 else "failed: %s" % r.get("error", "")[:120]))
+    st = sec.get("status") or {}
+    module = st.get("module")
+    if module:
+        figures = (fmt(module.get("wall_s")), fmt(module.get("user_s")), fmt(module.get("sys_s")),
+                   fmt(module.get("max_rss_mib"), 1), json.dumps(module.get("health")))
+        out.append("| dicom_listener_info as the status playbook calls it (kept on the gateway and run again) | 1 | "
+                   "%s | %s | %s | %s | `%s` |" % figures)
+    if st:
+        out += ["", "The status playbook took %s s in all (its dicom_listener_info task %s s)." % (
+            fmt(st.get("playbook_wall_s")), fmt(st.get("module_task_s")))]
+    return out
+
+
+def body(results, chart):
+    out = ["Run %s on: %s; %s s in all." % (results["started"], machine_line(results), fmt(results.get("wall_s"))),
+           "Load during the run: %s." % load_line(results.get("load")), ""]
+    v = results.get("versions", {})
+    if v:
+        out += ["Versions in the gateway: dcmtk %s, xinetd %s, perl %s, Python %s, pypx %s with pydicom %s; "
+                "Orthanc %s." % (v.get("dcmtk"), v.get("xinetd"), v.get("perl"), v.get("python"), v.get("pypx"),
+                                 v.get("pydicom"), v.get("orthanc", "not measured")), ""]
+    out += ["| target | measured | reference | verdict |", "|---|---|---|---|"]
+    out += ["| %s | %s | %s | %s |" % (r["target"], r["measured"], r["reference"], verdict_text(r))
+            for r in targets.verdicts(results)]
+    load = results.get("load") or {}
+    cores = results["machine"].get("cores") or 1
+    if load and load.get("mean", 0) > cores:
+        out += ["", "The machine was shared while this ran: a mean 1-min load of %s on %d cores (CPU pressure %s %%) "
+                "stretches every figure that needs CPU time, absolute ones most; the ratios compare receivers "
+                "measured side by side under the same load."
+                % (fmt(load["mean"]), cores, fmt(load.get("cpu_pressure_mean"), 0))]
+    for note in results.get("notes", []):
+        out += ["", "Note: %s." % note]
+    out += ["", "![benchmark chart](%s)" % chart]
+    out += one_association_table(results) + sequential_table(results) + cpu_tables(results) + parallel_table(results)
+    out += burst_section(results) + memory_section(results) + ansible_section(results) + health_section(results)
+    out += ["", PYPX_PER_FILE + "."]
+    return out
+
+
+# --- chart ----------------------------------------------------------------------------------------
+
+def chart_data(results):
+    """What bench.png shows, from the verdicts' own figures."""
+    data = {"ratios": [], "memory": [], "converge": []}
+    seq = _sec(results, "sequential").get("rows") or {}
+    if seq.get("a", {}).get("median_s") and seq.get("b", {}).get("median_s"):
+        data["ratios"].append(("sequential", seq["b"]["median_s"] / seq["a"]["median_s"], LIMITS["sequential_ratio"]))
+    runs = _sec(results, "parallel").get("runs") or []
+    a, b = targets.pooled(runs, "a", "until_filed_s"), targets.pooled(runs, "b", "until_filed_s")
+    if a and b:
+        data["ratios"].append(("4 parallel", b / a, LIMITS["parallel_ratio"]))
+    runs = _sec(results, "one_association").get("runs") or []
+    ta, tb = targets.pooled(runs, "a", "transfer_s"), targets.pooled(runs, "b", "transfer_s")
+    if ta and tb:
+        na, nb = targets.pooled(runs, "a", "instances"), targets.pooled(runs, "b", "instances")
+        data["ratios"].append(("1 association\n(time, 1/rate)", (tb / nb) / (ta / na), 1 / LIMITS["rate_ratio"]))
+    for label, per in sorted((k, v) for k, v in targets.memory_figures(results).items() if k != "filer"):
+        data["memory"].append((label, per["max_pss_mib_per_process_busy"], per["rss_mib_per_process_at_peak"]))
+    an = _sec(results, "ansible")
+    if an:
+        data["converge"] = [("first", an["first_converge"]["wall_s"]), ("second", an["second_converge"]["wall_s"])]
+    return data
+
+
+def chart(results, path):
+    import matplotlib  # pylint: disable=import-outside-toplevel
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt  # pylint: disable=import-outside-toplevel
+
+    data = chart_data(results)
     fig, axes = plt.subplots(1, 3, figsize=(13, 4))
-    labels = [r["receiver"] for r in rows]
-    axes[0].bar(labels, [r["instances_per_s"] or 0 for r in rows], color="#4477aa")
-    axes[0].set_title("transfer, instances/s (one association)")
-    axes[1].bar(labels, [r["filed_after_release_s"] if r["complete"] else 0 for r in rows], color="#cc6677")
-    for i, r in enumerate(rows):
-        if not r["complete"] and r["receiver"] not in ("a", "c"):
-            axes[1].text(i, 0.1, "%d of %d\nfiled" % (r["counted"], r["instances"]), ha="center", fontsize=8)
-    axes[1].axhline(2.0, color="black", linestyle="--", linewidth=1)
-    axes[1].set_title("release -> last instance filed, s")
-    axes[1].set_yscale("symlog", linthresh=1)
-    pa = results["sections"].get("per_association")
-    if pa:
-        axes[2].bar(["a", "b"], [pa["a"]["median_s"] or 0, pa["b"]["median_s"] or 0], color="#228833")
-        axes[2].axhline(0.4, color="black", linestyle="--", linewidth=1)
-    axes[2].set_title("per-association cost, median s")
+    if data["ratios"]:
+        labels = [r[0] for r in data["ratios"]]
+        axes[0].bar(labels, [r[1] for r in data["ratios"]], color="#4477aa")
+        axes[0].scatter(labels, [r[2] for r in data["ratios"]], marker="_", s=900, color="black", label="target")
+        axes[0].axhline(1.0, color="grey", linewidth=0.8)
+        axes[0].legend(fontsize=8)
+    axes[0].set_title("gateway time / bare storescp time", fontsize=10)
+    if data["memory"]:
+        x = range(len(data["memory"]))
+        axes[1].bar([i - 0.2 for i in x], [m[1] for m in data["memory"]], width=0.4, color="#228833", label="PSS")
+        axes[1].bar([i + 0.2 for i in x], [m[2] for m in data["memory"]], width=0.4, color="#ccbb44", label="RSS")
+        axes[1].set_xticks(list(x))
+        axes[1].set_xticklabels([m[0] for m in data["memory"]])
+        axes[1].axhline(LIMITS["association_mib"], color="black", linestyle="--", linewidth=1)
+        axes[1].legend(fontsize=8)
+    axes[1].set_title("MiB per association in progress", fontsize=10)
+    if data["converge"]:
+        axes[2].bar([c[0] for c in data["converge"]], [c[1] for c in data["converge"]], color="#cc6677")
+        axes[2].axhline(LIMITS["second_converge_s"], color="black", linestyle="--", linewidth=1)
+    axes[2].set_title("converge, s (target for the second: dashed)", fontsize=10)
     m = results["machine"]
     fig.suptitle("pacsgate.listener benchmark, %s (%s, %d cores, 1-min load mean %s)" % (
         results["started"], m["cpu"], m["cores"], fmt((results.get("load") or {}).get("mean"))), fontsize=9)
@@ -241,32 +363,51 @@ def chart(results, path):
     plt.close(fig)
 
 
-def write(results, out_dir, repo):
-    os.makedirs(out_dir, exist_ok=True)
-    ratios(results)
-    chart(results, os.path.join(out_dir, "bench.png"))
-    lines = ["# Benchmark report", "", "Written by `make bench` (tests/perf/bench.py); figures counted, not assumed.",
-             "Receivers: " + "; ".join("%s" % v for v in NAMES.values()) + ".", ""]
-    lines += body(results, "bench.png")
-    with open(os.path.join(out_dir, "REPORT.md"), "w") as handle:
-        handle.write("\n".join(lines) + "\n")
-    page = os.path.join(repo, BLOCK_PAGE)
-    rel = os.path.relpath(out_dir, os.path.dirname(page))
+# --- files ----------------------------------------------------------------------------------------
+
+def report_text(results):
+    lines = ["# Benchmark report", "", "Written by `make bench` (tests/perf/bench.py); every figure counted on disk, "
+             "every ratio against a reference measured in the same run. Receivers: %s." % "; ".join(NAMES.values()), ""]
+    return "\n".join(lines + body(results, "bench.png")) + "\n"
+
+
+def block_text(results, rel):
     block = [BLOCK_START, ""] + body(results, rel + "/bench.png") + [
         "", "Full report: [%s/REPORT.md](%s/REPORT.md)." % (rel, rel), "", BLOCK_END]
+    return "\n".join(block)
+
+
+def replace_block(page_text, block):
+    if BLOCK_START not in page_text or BLOCK_END not in page_text:
+        return page_text
+    return re.sub(re.escape(BLOCK_START) + ".*?" + re.escape(BLOCK_END), lambda _m: block, page_text, flags=re.S)
+
+
+def write(results, out_dir, repo, draw=True):
+    os.makedirs(out_dir, exist_ok=True)
+    if draw:
+        chart(results, os.path.join(out_dir, "bench.png"))
+    text = report_text(results)
+    with open(os.path.join(out_dir, "REPORT.md"), "w") as handle:
+        handle.write(text)
+    page = os.path.join(repo, BLOCK_PAGE)
+    rel = os.path.relpath(out_dir, os.path.dirname(page))
+    # Only the repository's own report goes into its page (not a trial run written elsewhere).
+    if os.path.realpath(out_dir) != os.path.realpath(os.path.join(repo, "docs", "bench")):
+        print(text)
+        return
     with open(page) as handle:
-        text = handle.read()
-    if BLOCK_START in text and BLOCK_END in text:
-        text = re.sub(re.escape(BLOCK_START) + ".*?" + re.escape(BLOCK_END), lambda _m: "\n".join(block), text,
-                      flags=re.S)
+        old = handle.read()
+    new = replace_block(old, block_text(results, rel))
+    if new != old:
         with open(page, "w") as handle:
-            handle.write(text)
-    print("\n".join(lines))
+            handle.write(new)
+    print(text)
 
 
 if __name__ == "__main__":
-    here = os.path.dirname(os.path.abspath(__file__))
-    repo_root = os.path.dirname(os.path.dirname(here))
-    src = sys.argv[1] if len(sys.argv) > 1 else os.path.join(repo_root, "docs", "bench", "results.json")
-    with open(src) as handle:
-        write(json.load(handle), os.path.dirname(os.path.abspath(src)), repo_root)
+    HERE = os.path.dirname(os.path.abspath(__file__))
+    REPO_ROOT = os.path.dirname(os.path.dirname(HERE))
+    SRC = sys.argv[1] if len(sys.argv) > 1 else os.path.join(REPO_ROOT, "docs", "bench", "results.json")
+    with open(SRC) as src:
+        write(json.load(src), os.path.dirname(os.path.abspath(SRC)), REPO_ROOT)
