@@ -148,11 +148,28 @@ class Refused(Exception):
 
 
 def _uid(name):
-    return int(name) if name.isdigit() else pwd.getpwnam(name).pw_uid
+    try:
+        return int(name) if name.isdigit() else pwd.getpwnam(name).pw_uid
+    except KeyError:
+        raise Refused('there is no user %s' % name)
 
 
 def _gid(name):
-    return int(name) if name.isdigit() else grp.getgrnam(name).gr_gid
+    try:
+        return int(name) if name.isdigit() else grp.getgrnam(name).gr_gid
+    except KeyError:
+        raise Refused('there is no group %s' % name)
+
+
+def _owners(item, check):
+    """(uid, gid), or None in check mode where the user or group is still to be made (a dry run on a
+    new host, whose account task only pretended): then the directory or file would change."""
+    try:
+        return _uid(item['owner']), _gid(item['group'])
+    except Refused:
+        if check:
+            return None
+        raise
 
 
 def _lstat(path):
@@ -182,7 +199,10 @@ def ensure_directory(item, check):
     if st is not None and not stat.S_ISDIR(st.st_mode):
         raise Refused('%s is %s, not a directory; it is not followed or replaced'
                       % (path, 'a symbolic link' if stat.S_ISLNK(st.st_mode) else 'a file'))
-    uid, gid, mode = _uid(item['owner']), _gid(item['group']), int(item['mode'], 8)
+    owners, mode = _owners(item, check), int(item['mode'], 8)
+    if owners is None:
+        return True
+    uid, gid = owners
     if st is not None and (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)) == (uid, gid, mode):
         return False
     if check:
@@ -245,7 +265,10 @@ def ensure_file(module, item, check, diffs):
             os.unlink(dest)
         return st is not None
     data = item['content'].encode('utf-8')
-    uid, gid, mode = _uid(item['owner']), _gid(item['group']), int(item['mode'], 8)
+    owners, mode = _owners(item, check), int(item['mode'], 8)
+    if owners is None:
+        return True
+    uid, gid = owners
     old = _read(dest) if st is not None else None
     if old == data:
         if (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)) == (uid, gid, mode):

@@ -157,3 +157,12 @@ def test_the_check_command_gets_the_file_its_name_and_directory(tmp_path):
     temp, name, directory = record.read_text().split()
     assert name == 'unit.service' and directory == str(tmp_path) and os.path.dirname(temp) == str(tmp_path)
     assert temp != str(tmp_path / 'unit.service')
+
+
+def test_an_account_still_to_be_made_is_a_change_in_check_mode_and_an_error_otherwise(tmp_path):
+    item = f(tmp_path / 'a', 'x\n', owner='pacsgate-no-such-user')
+    ok, result = run(check=True, files=[item], directories=[d(tmp_path / 'dir', group='pacsgate-no-such-group')])
+    assert ok and set(result['changed_paths']) == {str(tmp_path / 'a'), str(tmp_path / 'dir')}
+    ok, result = run(files=[item])
+    assert not ok and 'there is no user pacsgate-no-such-user' in result['msg']
+    assert not (tmp_path / 'a').exists()
