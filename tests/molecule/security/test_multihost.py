@@ -106,7 +106,7 @@ def test_burst_of_simultaneous_associations_is_accepted_and_filed(study_in_pacs)
     assert accepted == BURST, res.stdout
     assert filed == BURST
     # xinetd did not pause the service: it still answers at once.
-    assert on(PACS, "echoscu -aec %s %s %d" % (AET, GW_IP, PORT)).returncode == 0
+    assert on(PACS, "echoscu -aet PACSGATE-PACS -aec %s %s %d" % (AET, GW_IP, PORT)).returncode == 0
 
 
 def test_gateway_listener_health(host):
