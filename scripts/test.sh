@@ -14,7 +14,7 @@ cd "$repo"
 start=$SECONDS
 scenarios=("$@")
 if [ ${#scenarios[@]} -eq 0 ]; then
-  scenarios=(default systemd-backend security nosystemd rolling airgap)
+  scenarios=(default systemd-backend chaos security nosystemd rolling airgap)
   # yamllint, ansible-lint, docs, changelog, unit tests, sanity: what `make check` runs.
   run_checks
   stage "wheelhouse playbook" run_playbook_tests

@@ -213,16 +213,28 @@ def filing_records(host, tmp_dir):
     return json.loads(out.stdout)
 
 
+# Run on a gateway: prints {received file name: reason} of every quarantined instance as JSON (the
+# reason files are indented JSON, several lines each).
+_GATEWAY_QUARANTINE = r"""
+import json, os, sys
+top, found = os.path.join(sys.argv[1], 'quarantine'), {}
+for association in sorted(os.listdir(top)) if os.path.isdir(top) else []:
+    for name in sorted(os.listdir(os.path.join(top, association))):
+        if name.endswith('.reason.json'):
+            try:
+                with open(os.path.join(top, association, name)) as handle:
+                    found[name[:-len('.reason.json')]] = json.load(handle).get('reason')
+            except (OSError, ValueError):
+                found[name[:-len('.reason.json')]] = None
+print(json.dumps(found))
+"""
+
+
 def quarantined(host, tmp_dir):
     """{received file name: reason} of every quarantined instance on the gateway."""
-    out = host.run("find %s/quarantine -name '*.reason.json' -exec sh -c 'printf \"%%s \" \"$1\"; "
-                   "cat \"$1\"; echo' _ {} \\; 2>/dev/null", tmp_dir).stdout
-    found = {}
-    for line in out.splitlines():
-        path, _sep, text = line.partition(" ")
-        if path:
-            found[os.path.basename(path)[:-len(".reason.json")]] = json.loads(text or "{}").get("reason")
-    return found
+    out = host.run("python3 -c %s %s", _GATEWAY_QUARANTINE, tmp_dir)
+    assert out.rc == 0, out.stderr
+    return json.loads(out.stdout)
 
 
 class Sender(threading.Thread):
@@ -265,6 +277,7 @@ class Sender(threading.Thread):
             self.associated = assoc.is_established
             if not self.associated:
                 return
+            _keep_responses(assoc)
             for path in self.paths:
                 uid = dcmread(path, stop_before_pixels=True).SOPInstanceUID
                 self.started_sending.set()
@@ -282,6 +295,23 @@ class Sender(threading.Thread):
             assoc.release()
         except Exception as exc:  # pylint: disable=broad-except
             self.error = repr(exc)
+
+
+def _keep_responses(assoc):
+    """Work around a race in pynetdicom 3.0: its association thread can take a C-STORE response off
+    the DIMSE queue before send_c_store() waits for it (a peer that answers within microseconds,
+    such as storescp with TCP_NODELAY, sent without a gap), log "Received unexpected C-STORE service
+    message", drop it, and leave the sender waiting for the DIMSE timeout (pydicom/pynetdicom#875).
+    A response taken that way goes back on the queue, where send_c_store() finds it."""
+    serve = assoc._serve_request  # pylint: disable=protected-access
+
+    def serve_or_requeue(msg, context_id):
+        if msg.is_valid_response:
+            assoc.dimse.msg_queue.put((context_id, msg))
+            return
+        serve(msg, context_id)
+
+    assoc._serve_request = serve_or_requeue  # pylint: disable=protected-access
 
 
 def account(host, gw, study_uid, sender, sources, timeout=180):
@@ -307,3 +337,87 @@ def account(host, gw, study_uid, sender, sources, timeout=180):
         "filed but different": len({uid for uid in acked if uid in digests and digests[uid] != sources[uid]}),
         "reasons": sorted({held[name] for name in held}),
     }
+
+
+# --- Chaos: zero-loss figures, the filer's journal, a transfer across a restart -------------------
+
+FILER_UNIT = "pacsgate-filer-%s"
+
+
+def count_zero_loss(table, figures, not_acknowledged=0, **extra):
+    """Print the figures of a zero-loss case (from account()) as one line of the run's figures;
+    `not_acknowledged`: instances sent or being sent that the gateway never acknowledged (they are
+    no part of the promise and never counted as lost)."""
+    fields = {k: v for k, v in figures.items() if k != "reasons"}
+    fields["not acknowledged"] = not_acknowledged
+    fields.update(extra)
+    count(table, **fields)
+
+
+def assert_zero_loss(figures):
+    """Acknowledged = filed byte-identical + quarantined with a reason, nothing lost or different."""
+    assert figures["lost"] == 0, figures
+    assert figures["filed but different"] == 0, figures
+    assert figures["acknowledged"] == figures["filed byte-identical"] + figures["quarantined with a reason"], figures
+
+
+def sources_of(paths):
+    """{SOPInstanceUID: data set digest} of the files a sender sends."""
+    from pydicom import dcmread
+    found = {}
+    for path in paths:
+        with open(path, "rb") as handle:
+            data = handle.read()
+        found[str(dcmread(path, stop_before_pixels=True).SOPInstanceUID)] = dataset_digest(data)
+    return found
+
+
+def patient_data_in_journal(host, unit, needles):
+    """Those of `needles` (patient names and IDs, as sent and as pypx spells them in paths) that
+    appear in a unit's journal: none may."""
+    log = host.run("journalctl -u %s --no-pager -o cat", unit).stdout
+    return sorted({needle for needle in needles if needle and needle in log})
+
+
+def pypx_spelling(value):
+    """A value as pypx.utils.sanitize puts it into a directory name."""
+    value = str(value).strip()
+    return "".join(c if c.isalnum() else "." for c in value) or "no value provided"
+
+
+def wait_until(predicate, timeout, step=0.2):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(step)
+
+
+def transfer_across(gw, tmp_path, action, instances=1000, gap=0.05, after=2.0):
+    """A paced transfer (one association, an instance every `gap` seconds) during which `action()`
+    runs: the sender sends until the action returned and `after` more seconds passed (or its
+    `instances` files run out). Returns (the sender, the study's manifest, its sources, what the
+    action returned); sender.survived_action says whether the association was still open when the
+    action was over, sender.acknowledged_during_action how many instances it got acknowledged
+    meanwhile."""
+    manifest = dicomstudy.make_study(str(tmp_path), series=1, per_series=instances)
+    paths = sorted(str(tmp_path / name) for name in os.listdir(str(tmp_path)))
+    sources = sources_of(paths)
+    sender = Sender(gw, paths, gap=gap, at_least=0)
+    sender.start()
+    try:
+        assert sender.started_sending.wait(60), sender.error
+        wait_until(lambda: len(sender.acknowledged) >= 10 or not sender.is_alive(), 60)
+        assert sender.is_alive(), ("the transfer ended before the action; nothing was tested", sender.error)
+        acknowledged_before = len(sender.acknowledged)
+        result = action()
+        # Whether the association was still open when the action was over (the caller asserts it,
+        # after counting what was filed).
+        sender.survived_action = sender.is_alive()
+        sender.acknowledged_during_action = len(sender.acknowledged) - acknowledged_before
+        time.sleep(after)
+    finally:
+        sender.stop.set()
+        sender.join(180)
+    return sender, manifest, sources, result
