@@ -156,6 +156,8 @@ prepare_environment() {
   # The address the gateway containers see the Docker host at: the test PACS sends from there.
   # Engines differ in what they report (scripts/docker_host_address.py tries three sources).
   PACSGATE_DOCKER_HOST_IP=$(python3 "$repo/scripts/docker_host_address.py" --verbose --image "$PACSGATE_IMAGE") || return 1
+  # promtool, from Debian's prometheus package, checks the metrics the default scenario writes.
+  ensure_promtool || return 1
   export PACSGATE_IMAGE PACSGATE_PIP_CA_BUNDLE PACSGATE_PIP_CACHE PACSGATE_DOCKER_HOST_IP PACSGATE_WHEELHOUSE
   export ANSIBLE_FORCE_COLOR=0 PY_COLORS=0
 }
