@@ -211,6 +211,8 @@ def aetitle(value, name):
         reason = 'is %d characters long' % len(value)
     elif value != value.strip(' '):
         reason = 'has leading or trailing spaces (DICOM ignores them: write %s)' % show(value.strip(' '))
+    elif value == '*':
+        reason = 'is "*", which the gate reads as any AE title (to accept any, turn the check off instead)'
     else:
         return []
     return [_problem(name, value, reason, _AETITLE_ALLOWED)]
@@ -1026,7 +1028,16 @@ def _relation_problems(variables, good):
             problems.append('dicom_listener_tls_client_ca: %s is set while dicom_listener_tls is false, so no client '
                             'certificate would be required; allowed: "" without TLS, or set dicom_listener_tls: true'
                             % show(variables['dicom_listener_tls_client_ca']))
-    problems += _layout_problems(variables, good)
+    layout = _layout_problems(variables, good)
+    names = ('dicom_listener_pypx_pacs_service', 'dicom_listener_base_dir', 'dicom_listener_log_dir')
+    if not layout and all(name in good for name in names) and as_boolean(variables['dicom_listener_pypx_pacs_service']):
+        base = variables['dicom_listener_base_dir'].rstrip('/') or '/'
+        if variables['dicom_listener_log_dir'].rstrip('/').rsplit('/', 1)[0] != base:
+            problems.append('dicom_listener_log_dir: %s is not directly in dicom_listener_base_dir (%s), where pypx '
+                            'looks for its services/ dir (<log dir>/../services), which the role writes as root; '
+                            'allowed: a log dir directly in the base dir, or dicom_listener_pypx_pacs_service: false'
+                            % (show(variables['dicom_listener_log_dir']), show(variables['dicom_listener_base_dir'])))
+    problems += layout
     problems += _address_book_problems(variables, good)
     return problems
 

@@ -104,6 +104,8 @@ BAD = [
     (('transfer_syntaxes', 'compressed'), 'transfer_syntaxes'),
     # AE titles
     (('aetitle', ''), 'aetitle'),
+    (('aetitle', '*'), 'aetitle'),
+    (('verify_calling_aetitle', '*'), 'verify_calling_aetitle'),
     (('aetitle', '    '), 'aetitle'),
     (('aetitle', 'THIS_AE_TITLE_IS_TOO_LONG'), 'aetitle'),
     (('aetitle', 'CHRIS\\LOCAL'), 'aetitle'),
@@ -167,6 +169,8 @@ BAD = [
     (('data_dir', '/home/dicom/../etc'), 'data_dir'),
     (('tmp_dir', '/home/dicom/tmp\nserver = /bin/sh'), 'tmp_dir'),
     (('log_dir', '/home/dicom/my log'), 'log_dir'),
+    # pypx's services dir (<log dir>/../services) would be root's file in a dir root does not own.
+    (('log_dir', '/srv/logs/dicom'), 'log_dir'),
     (('data_dir', '/home/dicom//data'), 'data_dir'),
     (('data_dir', '/home/dicom/./data'), 'data_dir'),
     (('data_dir', '/home/dicom/data/'), 'data_dir'),
@@ -389,7 +393,8 @@ GOOD_ROLE = [
                  allowed_sources=['pacs2.example.org', '10.1.2.3', '192.168.0.0/16', 'localhost']),
     with_changes(tls=True, tls_cert='files/gateway.pem', tls_key='/etc/pki/gateway.key',
                  tls_client_ca='../hospital-ca.pem'),
-    with_changes(base_dir='/srv/dicom', tmp_dir='/srv/dicom-tmp', log_dir='/var/log/dicom', data_dir='/data/dicom'),
+    with_changes(base_dir='/srv/dicom', tmp_dir='/srv/dicom-tmp', log_dir='/var/log/dicom', data_dir='/data/dicom',
+                 pypx_pacs_service=False),
     with_changes(venv_dir='/opt/pacsgate/venv', host_ip_env_file='/etc/pfdcm/host_ip.env',
                  metrics_textfile_dir='/var/lib/node-exporter', xinetd_dir='/etc/xinetd.d'),
     with_changes(xinetd_opts=['-stayalive', '-limit', '50', '-filelog', '/var/log/xinetd.log'],
