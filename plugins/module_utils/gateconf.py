@@ -36,20 +36,14 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import ipaddress
-import re
+
+from . import validate
 
 KEYS = ('called', 'peers', 'mode', 'refuse_flag', 'incoming', 'log', 'syslog', 'acse_timeout',
         'argv', 'output_option')
 OPTIONAL_KEYS = ('syslog',)
 RULE_KEYS = ('aetitle', 'source')
 
-# DICOM AE title: up to 16 characters of the default repertoire, no backslash, no control
-# characters; leading and trailing spaces are not significant (the gate strips them too).
-AETITLE = re.compile(r'[\x20-\x5b\x5d-\x7e]{1,16}')
-# Host names as gethostbyname(3) takes them; the last label is not all digits, so that nothing
-# here is read as a (short-form) IPv4 address such as 10.1 or 0x7f.1.
-LABEL = r'(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)'
-HOSTNAME = re.compile(r'(?:%s\.)*(?=[A-Za-z0-9-]*[A-Za-z-])%s\.?' % (LABEL, LABEL))
 
 MAPPED = ipaddress.IPv6Network('::ffff:0:0/96')
 
@@ -68,16 +62,11 @@ def peers_of(pacs, allowed_sources, calling_aetitle_check=True):
 
 
 def aetitle_hex(value, what):
-    """The hex encoding of an AE title, leading and trailing spaces removed."""
-    if not isinstance(value, str):
-        raise ValueError('%s must be a string, not %s' % (what, type(value).__name__))
-    stripped = value.strip(' ')
-    if not AETITLE.fullmatch(value) or not stripped:
-        raise ValueError('%s %r is not a DICOM AE title (1-16 characters, no backslash or control '
-                         'characters, not only spaces)' % (what, value))
-    if stripped == '*':
-        raise ValueError('%s %r: use None to accept any AE title' % (what, value))
-    return stripped.encode('ascii').hex()
+    """The hex encoding of an AE title that the project's one AE title validator accepts."""
+    problems = validate.aetitle(value, what)
+    if problems:
+        raise ValueError(problems[0])
+    return value.encode('ascii').hex()
 
 
 def verbatim(value, what, absolute=False):
@@ -127,8 +116,9 @@ def peer_lines(rule):
     source = rule['source']
     nets = network_lines(source)
     if nets is None:
-        if not HOSTNAME.fullmatch(source) or len(source.rstrip('.')) > 253:
-            raise ValueError('peer source %r is neither an address, a network nor a host name' % source)
+        problems = validate.host(source, 'peer source')
+        if problems:
+            raise ValueError(problems[0])
         return ['peer-name %s %s' % (ae, source)]
     return ['peer %s %s %s %d' % (ae, family, address, prefix) for family, address, prefix in nets]
 
