@@ -28,7 +28,7 @@ attributes:
     description: Reports what would change, changes nothing.
   diff_mode:
     support: full
-    description: Shows the old and new content of each changed text file, except those marked O(files[].secret).
+    description: Shows the old and new content of each changed text file, except those given as O(files[].private_content).
 options:
   directories:
     description: Directories, made or fixed in this order before the files.
@@ -73,9 +73,15 @@ options:
         choices: [file, absent]
         default: file
       content:
-        description: What the file holds (text).
+        description:
+          - What the file holds (text), shown in a diff.
+          - Give one of O(files[].content) and O(files[].private_content).
         type: str
-        default: ''
+      private_content:
+        description:
+          - What the file holds (text) when it is a secret, such as a private key. Never shown in a diff or
+            logged.
+        type: str
       owner:
         description: Owner (name or uid).
         type: str
@@ -94,10 +100,6 @@ options:
             never run by a shell; the word C(%s) is the path of the temporary file, C(%n) the file's own name
             and C(%d) its directory.
         type: str
-      secret:
-        description: Never show the content in a diff.
-        type: bool
-        default: false
   absent:
     description: Files or symbolic links to remove, after the rest (a link is removed, never followed).
     type: list
@@ -185,6 +187,21 @@ def _make_parents(path, check):
         os.makedirs(parent, 0o755)
 
 
+def _fix_owner_and_mode(path, is_dir, uid, gid, mode):
+    """chown and chmod through a descriptor of path opened without following a link: if a link
+    was put where path was looked at, the open fails instead of changing what the link points to."""
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, 'O_CLOEXEC', 0)
+    fd = os.open(path, flags | (os.O_DIRECTORY if is_dir else 0))
+    try:
+        st = os.fstat(fd)
+        if is_dir != stat.S_ISDIR(st.st_mode) or (not is_dir and not stat.S_ISREG(st.st_mode)):
+            raise Refused('%s changed while it was being set up' % path)
+        os.fchown(fd, uid, gid)
+        os.fchmod(fd, mode)
+    finally:
+        os.close(fd)
+
+
 def ensure_directory(item, check):
     """Make or fix one directory; True when something (would have) changed."""
     path, st = item['path'], _lstat(item['path'])
@@ -210,8 +227,7 @@ def ensure_directory(item, check):
     if st is None:
         _make_parents(path, check)
         os.mkdir(path, 0o700)
-    os.chown(path, uid, gid, follow_symlinks=False)
-    os.chmod(path, mode)
+    _fix_owner_and_mode(path, True, uid, gid, mode)
     return True
 
 
@@ -264,7 +280,11 @@ def ensure_file(module, item, check, diffs):
         if st is not None and not check:
             os.unlink(dest)
         return st is not None
-    data = item['content'].encode('utf-8')
+    private = item['private_content'] is not None
+    if private == (item['content'] is not None):
+        raise Refused('%s: give one of content and private_content' % dest)
+    text = item['private_content'] if private else item['content']
+    data = text.encode('utf-8')
     owners, mode = _owners(item, check), int(item['mode'], 8)
     if owners is None:
         return True
@@ -274,12 +294,11 @@ def ensure_file(module, item, check, diffs):
         if (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)) == (uid, gid, mode):
             return False
         if not check:
-            os.chown(dest, uid, gid, follow_symlinks=False)
-            os.chmod(dest, mode)
+            _fix_owner_and_mode(dest, False, uid, gid, mode)
         return True
-    if module._diff and not item['secret'] and len(data) <= DIFF_LIMIT and (old is None or len(old) <= DIFF_LIMIT):
+    if module._diff and not private and len(data) <= DIFF_LIMIT and (old is None or len(old) <= DIFF_LIMIT):
         diffs.append({'before_header': dest, 'after_header': dest,
-                      'before': (old or b'').decode('utf-8', 'replace'), 'after': item['content']})
+                      'before': (old or b'').decode('utf-8', 'replace'), 'after': text})
     if not check:
         _write(module, item, data, uid, gid, mode)
     return True
@@ -310,12 +329,12 @@ def main():
             files=dict(type='list', elements='dict', default=[], options=dict(
                 dest=dict(type='path', required=True),
                 state=dict(type='str', default='file', choices=['file', 'absent']),
-                content=dict(type='str', default='', no_log=True),
+                content=dict(type='str'),
+                private_content=dict(type='str', no_log=True),
                 owner=dict(type='str', default='root'),
                 group=dict(type='str', default='root'),
                 mode=dict(type='str', default='0644'),
                 validate=dict(type='str'),
-                secret=dict(type='bool', default=False),
             )),
             absent=dict(type='list', elements='path', default=[]),
         ),

@@ -1,14 +1,16 @@
 """Unit tests of dicom_listener_files on real files in tmp_path: what it writes, that a second run
 changes nothing, check and diff mode, its checks of new content, and the links it refuses to follow."""
 
+import contextlib
 import grp
+import io
+import json
 import os
 import pwd
 import stat
 
 import pytest
 
-from ansible.module_utils import basic
 from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.pacsgate.listener.plugins.modules import dicom_listener_files as mod
@@ -17,39 +19,28 @@ ME = pwd.getpwuid(os.getuid()).pw_name
 MY_GROUP = grp.getgrgid(os.getgid()).gr_name
 
 
-class ExitJson(Exception):
-    pass
-
-
-class FailJson(Exception):
-    pass
-
-
-@pytest.fixture(autouse=True)
-def module(monkeypatch):
-    def exit_json(self, **kwargs):
-        raise ExitJson(kwargs)
-
-    def fail_json(self, **kwargs):
-        raise FailJson(kwargs)
-
-    monkeypatch.setattr(basic.AnsibleModule, 'exit_json', exit_json)
-    monkeypatch.setattr(basic.AnsibleModule, 'fail_json', fail_json)
-
-
 def run(check=False, diff=False, **params):
+    """The module as Ansible runs it, its real exit_json and fail_json masking what is no_log."""
     params = dict(params)
     params['_ansible_check_mode'] = check
     params['_ansible_diff'] = diff
-    with patch_module_args(params):
-        with pytest.raises((ExitJson, FailJson)) as exc:
+    out = io.StringIO()
+    with patch_module_args(params), contextlib.redirect_stdout(out):
+        with pytest.raises(SystemExit) as exc:
             mod.main()
-    return exc.type is ExitJson, exc.value.args[0]
+    return exc.value.code == 0, json.loads(out.getvalue())
 
 
 def f(dest, content, mode='0644', **extra):
     item = {'dest': str(dest), 'content': content, 'mode': mode, 'owner': ME, 'group': MY_GROUP}
     item.update(extra)
+    return item
+
+
+def k(dest, content, mode='0600'):
+    """A file whose content is a secret."""
+    item = f(dest, None, mode, private_content=content)
+    del item['content']
     return item
 
 
@@ -83,7 +74,7 @@ def test_a_changed_content_or_mode_is_changed_alone(tmp_path):
 def test_check_mode_changes_nothing_and_diff_shows_the_change(tmp_path):
     run(files=[f(tmp_path / 'a', 'old\n')])
     ok, result = run(check=True, diff=True, directories=[d(tmp_path / 'new')],
-                     files=[f(tmp_path / 'a', 'new\n'), f(tmp_path / 'key', 'SECRET\n', secret=True)])
+                     files=[f(tmp_path / 'a', 'new\n'), k(tmp_path / 'key', 'SECRET\n')])
     expected = {str(tmp_path / 'new'), str(tmp_path / 'a'), str(tmp_path / 'key')}
     assert ok and result['changed'] and set(result['changed_paths']) == expected
     assert (tmp_path / 'a').read_text() == 'old\n' and not (tmp_path / 'new').exists() and not (tmp_path / 'key').exists()
@@ -166,3 +157,41 @@ def test_an_account_still_to_be_made_is_a_change_in_check_mode_and_an_error_othe
     ok, result = run(files=[item])
     assert not ok and 'there is no user pacsgate-no-such-user' in result['msg']
     assert not (tmp_path / 'a').exists()
+
+
+def test_a_directory_swapped_for_a_link_after_the_look_is_not_followed(tmp_path, monkeypatch):
+    """Where a directory's parent is writable by someone else, it may become a link between the
+    module's look at it and its chown/chmod: those go through a descriptor opened without following,
+    so the link's target is left alone."""
+    victim = tmp_path / 'victim'
+    victim.mkdir(mode=0o700)
+    path = tmp_path / 'log'
+    path.mkdir(mode=0o755)
+    real_lstat = mod._lstat
+
+    def lstat_then_swap(name):
+        result = real_lstat(name)
+        if name == str(path):
+            path.rmdir()
+            path.symlink_to(victim)
+        return result
+    monkeypatch.setattr(mod, '_lstat', lstat_then_swap)
+    ok, result = run(directories=[d(path, '0750')])
+    assert not ok
+    assert stat.S_IMODE(os.stat(str(victim)).st_mode) == 0o700
+
+
+def test_a_diff_shows_the_content_and_a_private_content_is_masked_everywhere(tmp_path):
+    ok, result = run(check=True, diff=True, files=[f(tmp_path / 'svc', 'service dicomlistener\n'),
+                                                   k(tmp_path / 'key', 'PRIVATE KEY\n')])
+    assert ok and [d['after'] for d in result['diff']] == ['service dicomlistener\n']
+    assert 'PRIVATE KEY' not in json.dumps(result)
+
+
+def test_a_file_needs_exactly_one_of_content_and_private_content(tmp_path):
+    both = dict(f(tmp_path / 'a', 'x\n'), private_content='y\n')
+    neither = {'dest': str(tmp_path / 'b')}
+    for item in (both, neither):
+        ok, result = run(files=[item])
+        assert not ok and 'give one of content and private_content' in result['msg']
+    assert os.listdir(str(tmp_path)) == []
