@@ -23,7 +23,6 @@ VIRTUAL_INTERFACE_PREFIXES = (
     'kube', 'tun', 'tap', 'weave', 'lxcbr', 'lxdbr',
 )
 
-AETITLE_OPTION = re.compile(r"""--aetitle\s+(?:'([^']*)'|"([^"]*)"|(\S+))""")
 VERSION_LINE = re.compile(r'Version:\s*(\S+)')
 
 
@@ -139,52 +138,7 @@ def is_xinetd(argv):
     return os.path.basename(argv[0]) == 'xinetd'
 
 
-def runs_script(name, depth=2):
-    """Predicate for a script run directly or through an interpreter (python3 /path/px-listen ...,
-    or with depth 3 and one interpreter option: python -I /path/px_listen_lean.py ...)."""
-    def predicate(argv):
-        return any(os.path.basename(arg) == name for arg in argv[:depth])
-    return predicate
-
-
-LEAN_LAUNCHER = 'px_listen_lean.py'
-
-
-def px_listen_program(server):
-    """(px-listen program, lean launcher or None) for an xinetd service's server.
-
-    The lean launcher runs the px-listen of the virtualenv whose Python its first line names
-    (#!/opt/pypx/bin/python -I); that is <venv>/bin/px-listen. An unreadable launcher or first
-    line gives (None, launcher)."""
-    if not server or os.path.basename(server) != LEAN_LAUNCHER:
-        return server, None
-    try:
-        with open(server) as handle:
-            first = handle.readline()
-    except (IOError, OSError):
-        return None, server
-    if not first.startswith('#!') or not first[2:].split():
-        return None, server
-    return os.path.join(os.path.dirname(first[2:].split()[0]), 'px-listen'), server
-
-
-def aetitle_from_wrapper(text):
-    """The AE title a storescp wrapper script passes with --aetitle, or None."""
-    match = AETITLE_OPTION.search(text)
-    if not match:
-        return None
-    return next(group for group in match.groups() if group is not None)
-
-
 def version_from_output(text):
     """The version px-listen prints for --version ('Version: 1.2.0'), or None."""
     match = VERSION_LINE.search(text)
     return match.group(1) if match else None
-
-
-def option_value(args, *names):
-    """The value following the first of `names` in an argument list, or None."""
-    for i, arg in enumerate(args[:-1]):
-        if arg in names:
-            return args[i + 1]
-    return None

@@ -47,6 +47,22 @@ def test_unchanged_tags_change_nothing_and_do_not_restart(host, tag):
     assert xinetd_pid(host) == before
 
 
+# What releases before 0.2.0 installed in the libexec dir; nothing runs it any more.
+RETIRED = ("housekeeping.py", "pacsgate_gateway.py", "pacsgate_xinetd.py", "xinetd_validate.py", "systemd_validate.py")
+
+
+@pytest.mark.skipif("MOLECULE_INVENTORY_FILE" not in os.environ, reason="needs Molecule's inventory")
+def test_an_upgrade_removes_the_programs_earlier_releases_installed(host):
+    libexec = "/usr/local/libexec/pacsgate"
+    with host.sudo():
+        host.run_expect([0], "for f in %s; do echo old > %s/$f; done" % (" ".join(RETIRED), libexec))
+    out, recap = run_playbook("pacsgate.listener.site", "--tags", "file_install")
+    assert "changed=1 " in recap, recap
+    assert "RUNNING HANDLER" not in out
+    left = host.file(libexec).listdir()
+    assert not set(RETIRED) & set(left) and "pacsgate-gate" in left, left
+
+
 @pytest.mark.skipif("MOLECULE_INVENTORY_FILE" not in os.environ, reason="needs Molecule's inventory")
 def test_refile_tag_files_what_waits(host, gw, tmp_path):
     """With the filer stopped, what arrives waits in the tmp dir; --tags refile files it now."""
