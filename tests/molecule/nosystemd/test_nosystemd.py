@@ -109,8 +109,9 @@ def test_with_the_filer_killed_the_cron_pass_files_what_arrives(host, gw, tmp_pa
     assert host.run("/etc/init.d/%s status", FILER).rc == 0
 
 
-def assert_restarted_through_the_init_script(out, prefix="TASK [pacsgate.listener.dicom_listener : "):
-    """Stopped, waited for until the old xinetd was gone, started: in that order, each done."""
+def assert_restarted_through_the_init_script(out, prefix="RUNNING HANDLER [pacsgate.listener.dicom_listener : "):
+    """Stopped, waited for until the old xinetd was gone, started: in that order, each done by the
+    handler (a change and --tags service_restart notify the same one)."""
     steps = ["Stop xinetd through its init script", "Wait until the stopped xinetd has exited",
              "Start xinetd through its init script"]
     at = [out.find(prefix + step + "]") for step in steps]
@@ -134,14 +135,14 @@ def test_changed_service_file_restarts_xinetd_through_the_handler(host, gw):
     service_file = "/etc/xinetd.d/%s" % gw["service_name"]
     before = xinetd_pid(host)
     out, recap = shared.run_playbook("pacsgate.listener.site", "-e", "dicom_listener_instances=129")
-    assert_restarted_through_the_init_script(out, "RUNNING HANDLER [pacsgate.listener.dicom_listener : ")
+    assert_restarted_through_the_init_script(out)
     assert "answers C-ECHO" in out
     assert "instances       = 129\n" in host.file(service_file).content_string
     changed = xinetd_pid(host)
     assert changed not in ("", "0", before)
     # Back to the scenario's configuration: restarted again, and the PACS is served.
     out, recap = shared.run_playbook("pacsgate.listener.site")
-    assert_restarted_through_the_init_script(out, "RUNNING HANDLER [pacsgate.listener.dicom_listener : ")
+    assert_restarted_through_the_init_script(out)
     assert "instances       = 128\n" in host.file(service_file).content_string
     assert xinetd_pid(host) not in ("", "0", changed)
     res = shared.dcmtk("echoscu", "-aet", SENDER_AET, "-aec", gw["aetitle"], gw["ip"], str(gw["port"]), timeout=60)
