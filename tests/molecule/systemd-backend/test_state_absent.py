@@ -21,7 +21,7 @@ def test_absent_removes_the_units_and_keeps_the_data(host, gw):
     assert received > 0
     try:
         out, _recap = run_playbook("pacsgate.listener.site", "-e", "dicom_listener_state=absent")
-        assert "Reload systemd's units of the listener" in out
+        assert "RUNNING HANDLER [pacsgate.listener.dicom_listener : Reload systemd's units]" in out
         for unit in UNITS:
             assert not host.file(unit).exists
         assert host.run("systemctl show dicomlistener.socket -p LoadState").stdout.strip() == "LoadState=not-found"
