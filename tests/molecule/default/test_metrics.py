@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from harness import FULL_HOST_ONLY
+from harness import FULL_HOST_ONLY, run_playbook
 
 # The scenario turns metrics on for the Debian 12 gateway.
 testinfra_hosts = FULL_HOST_ONLY
@@ -62,3 +62,20 @@ def test_node_exporter_serves_them(host):
         time.sleep(1)
     assert 'pacsgate_up{service="dicomlistener"} 1' in body
     assert "PACSGATE^TEST" not in body and "PACSGATE.TEST" not in body
+
+
+@pytest.mark.skipif("MOLECULE_INVENTORY_FILE" not in os.environ, reason="needs Molecule's inventory")
+def test_a_converge_never_follows_the_link_to_the_listeners_file(host, gw):
+    """The listener may replace its metrics file by a link to a file of another account; the role's
+    own link to it is kept without anything applied through it, so the target keeps its owner."""
+    victim = "/var/lib/pacsgate-metrics-victim"
+    with host.sudo():
+        host.run_expect([0], "install -o nobody -g nogroup -m 0600 /dev/null %s" % victim)
+        host.run_expect([0], "runuser -u %s -- ln -sfn %s %s" % (gw["user"], victim, METRICS))
+    try:
+        run_playbook("pacsgate.listener.site", "--tags", "dicom_listener_configure")
+        f = host.file(victim)
+        assert (f.user, f.group, f.mode) == ("nobody", "nogroup", 0o600)
+    finally:
+        with host.sudo():
+            host.run("rm -f %s %s && systemctl start pacsgate-metrics-dicomlistener.service" % (METRICS, victim))
