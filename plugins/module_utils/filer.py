@@ -42,10 +42,14 @@ is filed, as px-listen does, both under an flock of the series dir.
 Errors: ENOSPC, EDQUOT, EROFS, EIO, EACCES, EPERM (and anything unexpected) keep the association
 queued; it is retried after 10 s, the wait doubling up to 5 min. ENAMETOOLONG, EINVAL, unreadable
 or truncated data and a missing SOP Instance UID move that instance alone to
-``<tmp>/quarantine/<id>/`` with ``<file>.reason.json``. Only the newest file of an association can
-be partial (storescp writes each file completely before it acknowledges it): it is checked to the
-end. When every instance is filed or quarantined, ``.pacsgate-record.json`` is written into the
-association dir and the dir renamed to ``<tmp>/filed/<id>``.
+``<tmp>/quarantine/<id>/`` with ``<file>.reason.json``. Every received file is checked to its end
+(dicomheader.read_complete, on the bytes already read to copy it): storescp writes each file
+completely before it acknowledges it, so a file cut short is the one being received when the
+association ended (among the newest by mtime: "never acknowledged"), or was damaged later; it is
+quarantined, never filed, and never replaces a filed copy. A file whose completeness cannot be told
+is quarantined as "cannot be verified complete: <why>". When every instance is filed or
+quarantined, ``.pacsgate-record.json`` is written into the association dir and the dir renamed to
+``<tmp>/filed/<id>``.
 
 Also: the refuse flag (``<tmp>/.pacsgate-refuse``) is created when free space on the tmp or data
 file system is below ``min_free_mb`` and removed at 10 % above it; the associations log is tailed
@@ -90,6 +94,7 @@ O_CLOEXEC = records.O_CLOEXEC
 NO_VALUE = 'no value provided'
 TRUNCATED_NEWEST = 'truncated (never acknowledged: the association ended while it was being received)'
 TRUNCATED_OTHER = 'truncated: the file ends inside a data element'
+UNVERIFIABLE = 'cannot be verified complete: %s'
 LEVELS = ('patient', 'study', 'series')
 
 
@@ -283,7 +288,7 @@ class Received:
     """One received file and what happens to it."""
 
     __slots__ = ('name', 'size', 'mtime', 'sha256', 'filed_as', 'final', 'temp', 'status', 'series',
-                 'reason', 'superseded')
+                 'reason', 'superseded', 'complete')
 
     def __init__(self, name, size, mtime):
         self.name = name            # relative to the association dir
@@ -297,6 +302,7 @@ class Received:
         self.series = None
         self.reason = None
         self.superseded = False
+        self.complete = False       # checked to its end: every element ends within it, the last at its end
 
 
 class SeriesDir:
@@ -404,12 +410,15 @@ def _hash_file(path):
         os.close(fd)
 
 
-def _replaceable(path, received_mtime_ns):
+def _replaceable(path, received_mtime_ns, received_complete):
     """Whether a filed copy with other content may be replaced by a copy received at received_mtime_ns.
 
-    Filed copies carry their received file's time (as shutil.copy2 in pypx gives them): one that is
-    newer and complete stays. One cut short (a copy interrupted by a full disk, written later than
-    it was received) is replaced whatever its time."""
+    Only a received copy known to be complete (received_complete: checked to its end) ever replaces
+    a filed file. Filed copies carry their received file's time (as shutil.copy2 in pypx gives them):
+    one that is newer and complete stays. One cut short (a copy interrupted by a full disk, written
+    later than it was received) is replaced whatever its time."""
+    if not received_complete:
+        return False
     try:
         fd = os.open(path, records.READ_FLAGS)
     except OSError:
@@ -463,10 +472,12 @@ class Association:
         filer = self.filer
         self.listen = new_listen(filer.data_dir, filer.log_dir)
         self.items = list_received(self.dir_fd, self.receiver == 'px-listen')
-        newest = self.items[-1] if self.items else None
+        # The newest files (ties included: file systems keep times in ticks of a few ms): the one
+        # being received when the association ended, if it was cut short, is among them.
+        newest = self.items[-1].mtime if self.items else None
         try:
             for item in self.items:
-                self._stage(item, item is newest)
+                self._stage(item, item.mtime == newest)
             self._finish_writes()
             if any(item.temp for item in self.items):
                 self._sync()
@@ -501,18 +512,17 @@ class Association:
                 data.close()
 
     def _stage_data(self, item, data, st, newest):
-        # The header, and the whole file if it is the newest.
+        # The header, and every file checked to its end: a copy cut short is never filed, and never
+        # replaces a filed one.
         try:
-            dataset, _how = dicomheader.read_header(data)
-            if newest:
-                try:
-                    dicomheader.completeness(data)
-                except dicomheader.Unsupported:
-                    pass
+            dataset, _how = dicomheader.read_complete(data)
         except dicomheader.Truncated:
             raise Unfileable(TRUNCATED_NEWEST if newest else TRUNCATED_OTHER, 'truncated')
+        except dicomheader.Unsupported as exc:
+            raise Unfileable(UNVERIFIABLE % exc, 'unverifiable')
         except Exception as exc:  # pylint: disable=broad-except
             raise Unfileable('unreadable: %s' % error_class(exc), 'unreadable')
+        item.complete = True
         listen = self.listen
         try:
             uid = listen.processDicomField(dataset, 'SOPInstanceUID')
@@ -558,7 +568,7 @@ class Association:
             if series.holds(temp):  # staged by an attempt that was interrupted
                 self._unlink(os.path.join(series.path, temp))
             return
-        if existing is not None and not _replaceable(final, item.mtime):
+        if existing is not None and not _replaceable(final, item.mtime, item.complete):
             # A copy received later than this one is filed already (associations filed out of order).
             item.status, item.superseded = 'older', True
             return

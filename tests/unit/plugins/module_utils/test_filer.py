@@ -2,6 +2,8 @@
 real code; px-listen's own filing pass (pypx.listen.Listen.run) is the reference."""
 
 import errno
+import hashlib
+import io
 import json
 import os
 import shutil
@@ -314,6 +316,121 @@ def test_the_truncated_newest_file_is_quarantined_as_never_acknowledged(tmp_path
     assert record['quarantine'] == [{'name': names[-1], 'reason': filer.TRUNCATED_NEWEST}]
     with open(gw.path('quarantine', association, names[-1] + '.reason.json')) as handle:
         assert json.load(handle)['class'] == 'truncated'
+
+
+def sha256(path):
+    with open(path, 'rb') as handle:
+        return hashlib.sha256(handle.read()).hexdigest()
+
+
+def test_a_copy_cut_short_with_the_newest_time_never_replaces_a_filed_copy(tmp_path, gw, study):
+    """A resend killed mid-transfer: its partial file has the same mtime as a complete one (ext4 keeps
+    times in ticks) and sorts before it by name; it is quarantined, the filed copy stays."""
+    one = study()
+    source = str(tmp_path / 'received')
+    names = one.write(source, one.add_series(), 2, mtime=time.time() - 600)
+    first = gw.receive(source)
+    assert gw.file_once() == 0
+    filed_copies = dict((f['name'], os.path.join(gw.data, f['filed_as'])) for f in gw.record(first)['files'])
+    good = dict((name, sha256(path)) for name, path in filed_copies.items())
+    resend = str(tmp_path / 'resend')
+    os.makedirs(resend)
+    cut, whole = sorted(names)
+    for name in (cut, whole):
+        shutil.copy2(os.path.join(source, name), os.path.join(resend, name))
+    with open(os.path.join(resend, cut), 'r+b') as handle:
+        handle.truncate(os.path.getsize(os.path.join(source, cut)) - 100)  # cut in the pixel data
+    later = time.time() - 60
+    for name in (cut, whole):
+        os.utime(os.path.join(resend, name), (later, later))
+    second = gw.receive(resend)
+    assert gw.file_once() == 0
+    record = gw.record(second)
+    assert (record['filed'], record['present'], record['replaced'], record['quarantined']) == (1, 1, 0, 1)
+    assert record['quarantine'] == [{'name': cut, 'reason': filer.TRUNCATED_NEWEST}]
+    assert dict((name, sha256(path)) for name, path in filed_copies.items()) == good
+    assert gw.stats()['instances_replaced'] == 0
+
+
+def test_a_file_cut_short_before_the_newest_is_quarantined_too(tmp_path, gw, study):
+    """Not only the newest file is checked to its end; one cut short among older ones (damaged after
+    storescp acknowledged it) gets the plainer reason."""
+    one = study()
+    source = str(tmp_path / 'received')
+    names = one.write(source, one.add_series(), 3, mtime=time.time() - 100)
+    middle = os.path.join(source, names[1])
+    when = os.stat(middle).st_mtime_ns
+    with open(middle, 'r+b') as handle:
+        handle.truncate(os.path.getsize(middle) - 100)
+    os.utime(middle, ns=(when, when))
+    association = gw.receive(source)
+    assert gw.file_once() == 0
+    record = gw.record(association)
+    assert (record['filed'], record['quarantined']) == (2, 1)
+    assert record['quarantine'] == [{'name': names[1], 'reason': filer.TRUNCATED_OTHER}]
+    assert dcm_count(tree(gw.data)) == 2
+
+
+def test_every_transfer_syntax_is_checked_to_its_end(tmp_path, gw, study):
+    """Big endian and deflated files (storescp's +xa accepts both) are walked to their end; what cannot
+    be checked is quarantined with the reason, not filed."""
+    import struct
+    import pydicom
+    from pydicom.data import get_testdata_file
+    source = str(tmp_path / 'received')
+    os.makedirs(source)
+    base = time.time() - 100
+
+    def put(name, data, age):
+        with open(os.path.join(source, name), 'wb') as handle:
+            handle.write(data)
+        os.utime(os.path.join(source, name), (base - age, base - age))
+
+    for name, sample, cut, age in (('MR.big-whole', 'MR_small_bigendian.dcm', 0, 50), ('RTDOSE.big-cut', 'rtdose_expb.dcm', 1000, 0)):
+        with open(get_testdata_file(sample), 'rb') as handle:
+            data = handle.read()
+        put(name, data[:len(data) - cut], age)
+    one = study()
+    made = str(tmp_path / 'made')
+    for number, (name, age) in enumerate((('CT.deflated-whole', 40), ('CT.deflated-cut', 30), ('CT.unknown-vr', 20))):
+        written = one.write(made, one.series[0]['uid'] if one.series else one.add_series(), 1, first=number + 1)[0]
+        ds = pydicom.dcmread(os.path.join(made, written))
+        if name.startswith('CT.deflated'):
+            ds.file_meta.TransferSyntaxUID = pydicom.uid.DeflatedExplicitVRLittleEndian
+        buffer = io.BytesIO()
+        ds.save_as(buffer, enforce_file_format=True)
+        data = buffer.getvalue()
+        if name == 'CT.deflated-cut':
+            data = data[:len(data) // 2]
+        if name == 'CT.unknown-vr':  # after the pixel data: an explicit VR no version of DICOM has
+            data += struct.pack('<HH2sH', 0xFFFC, 0xFFFC, b'ZZ', 4) + b'\0' * 4
+        put(name, data, age)
+    association = gw.receive(source)
+    assert gw.file_once() == 0
+    record = gw.record(association)
+    assert sorted(f['name'] for f in record['files']) == ['CT.deflated-whole', 'MR.big-whole']
+    assert sorted((q['name'], q['reason']) for q in record['quarantine']) == [
+        ('CT.deflated-cut', filer.TRUNCATED_OTHER),
+        ('CT.unknown-vr', 'cannot be verified complete: an explicit VR this walker does not know'),
+        ('RTDOSE.big-cut', filer.TRUNCATED_NEWEST)]
+    classes = dict((q['name'], load(gw.path('quarantine', association, q['name'] + '.reason.json'))['class'])
+                   for q in record['quarantine'])
+    assert classes == {'CT.deflated-cut': 'truncated', 'CT.unknown-vr': 'unverifiable', 'RTDOSE.big-cut': 'truncated'}
+    assert records.health(gw.tmp, gw.log)['quarantine_reasons'] == {'truncated': 2, 'unverifiable': 1}
+
+
+def test_a_copy_not_known_complete_never_replaces_a_filed_file(tmp_path, gw, study):
+    one = study()
+    source = str(tmp_path / 'received')
+    one.write(source, one.add_series(), 1, mtime=time.time() - 600)
+    association = gw.receive(source)
+    assert gw.file_once() == 0
+    path = os.path.join(gw.data, gw.record(association)['files'][0]['filed_as'])
+    with open(path, 'r+b') as handle:  # a filed copy cut short: replaced by any complete copy
+        handle.truncate(os.path.getsize(path) - 100)
+    received_later = time.time_ns()
+    assert filer._replaceable(path, received_later, True)  # pylint: disable=protected-access
+    assert not filer._replaceable(path, received_later, False)  # pylint: disable=protected-access
 
 
 def test_unreadable_files_and_a_missing_sop_instance_uid_are_quarantined(tmp_path, gw, study):
