@@ -11,8 +11,8 @@ A persistent service (run as the listener user) that polls every 0.1 s: an assoc
 ``<tmp>/incoming`` whose ``.lock`` it can flock is over (storescp held that lock for its life), so
 it is renamed to ``<tmp>/queue`` and filed while the filer holds the lock; queue entries left by a
 crash or waiting for a retry are filed too, and px-listen's own association dirs (``<tmp>/<uuid4>``,
-px-listen mode) without a record once untouched for ``refile_after_minutes`` and unlocked are
-verified or filed in place. ``--once`` does one such pass over everything present and exits
+px-listen mode) without a record, or with received files their record does not account for, once
+untouched for ``refile_after_minutes`` and unlocked are verified or filed in place (again). ``--once`` does one such pass over everything present and exits
 (housekeeping and the role's ``refile`` tag run it): 0 when nothing is left waiting, 1 otherwise.
 
 Where an instance goes is computed by pypx's own code: an instance of ``pypx.listen.Listen``
@@ -86,6 +86,7 @@ RETRY_MAX = 300.0
 POLL = 0.1
 HOUSEKEEPING_EVERY = 1.0
 PX_LISTEN_EVERY = 5.0
+PX_LISTEN_RECHECK_EVERY = 60.0
 NEW_DIR_MAX_AGE = 3600
 WHOLE_READ = 4 * 1024 * 1024
 CHUNK = 1024 * 1024
@@ -321,35 +322,8 @@ class SeriesDir:
 
 
 def list_received(dir_fd, px_listen):
-    """The received files of an association dir: Received objects, oldest first.
-
-    Filer mode: storescp's files in the dir (and below, if any). px-listen mode: only what is in
-    its subdirs (storescp's -sp), as px-listen reads them. Dot files, symlinks and other kinds of
-    files are skipped; nothing is followed."""
-    found = []
-
-    def walk(fd, prefix, depth):
-        with os.scandir(fd) as it:
-            entries = list(it)
-        for entry in entries:
-            if entry.name.startswith('.'):
-                continue
-            try:
-                st = entry.stat(follow_symlinks=False)
-            except OSError:
-                continue
-            if stat.S_ISDIR(st.st_mode):
-                sub = os.open(entry.name, records.DIR_FLAGS, dir_fd=fd)
-                try:
-                    walk(sub, prefix + entry.name + '/', depth + 1)
-                finally:
-                    os.close(sub)
-            elif stat.S_ISREG(st.st_mode) and (depth > 0 or not px_listen):
-                found.append(Received(prefix + entry.name, st.st_size, st.st_mtime_ns))
-
-    walk(dir_fd, '', 0)
-    found.sort(key=lambda r: (r.mtime, r.name))
-    return found
+    """The received files of an association dir (records.received_files()): Received objects, oldest first."""
+    return [Received(name, st.st_size, st.st_mtime_ns) for name, st in records.received_files(dir_fd, px_listen)]
 
 
 def _read_received(dir_fd, item):
@@ -968,6 +942,7 @@ class Filer:
         self.results = []           # (place, name, ok) of finished jobs, for run_once()
         self.gate_seen = None
         self.px_listen_seen = 0.0
+        self.px_listen_recorded = {}  # px-listen dir -> (when, what its received files looked like) when all were recorded
         self._logged_once = set()
         self.tmp_fd = records.open_dir(self.layout.tmp_dir)
         for place in (records.INCOMING, records.QUEUE, records.FILED, records.QUARANTINE):
@@ -997,7 +972,10 @@ class Filer:
         # px-listen's dirs wait minutes: looked at every few seconds, not at every poll.
         if once or now - self.px_listen_seen >= PX_LISTEN_EVERY:
             self.px_listen_seen = now
-            for name in self._px_listen_dirs():
+            names = self._px_listen_dirs()
+            for name in set(self.px_listen_recorded) - set(names):
+                del self.px_listen_recorded[name]
+            for name in names:
                 taken += self._take(('px-listen', name), self.tmp_fd, name, 'px-listen', None, now, once)
         return taken
 
@@ -1074,13 +1052,13 @@ class Filer:
                 retry = self.retry.get(key)
             if retry is not None and retry[0] > now:
                 return 0
-        if receiver == 'px-listen' and not self._px_listen_ready(parent_fd, name, now):
+        if receiver == 'px-listen' and not self._px_listen_ready(parent_fd, name, now, once):
             return 0
         locked = self._lock_dir(parent_fd, name)
         if locked is None:
             return 0
         dir_fd, lock_fd = locked
-        if receiver == 'px-listen' and _exists(dir_fd, records.RECORD):
+        if receiver == 'px-listen' and _exists(dir_fd, records.RECORD) and not _unrecorded(dir_fd)[0]:
             os.close(lock_fd)
             os.close(dir_fd)
             return 0
@@ -1089,19 +1067,38 @@ class Filer:
         self._submit(key, name, dir_fd, lock_fd, receiver, ended_at)
         return 1
 
-    def _px_listen_ready(self, parent_fd, name, now):
-        """A px-listen dir without a record, untouched for refile_after_minutes."""
+    def _px_listen_ready(self, parent_fd, name, now, once):
+        """A px-listen dir untouched for refile_after_minutes and unlocked, without a record, or with
+        received files its record does not account for (px-listen received them after the filer took
+        the dir: without the lean launcher's lock only time says when px-listen is done)."""
         try:
             fd = records.open_dir(name, dir_fd=parent_fd)
         except OSError:
             return False
         try:
-            if _exists(fd, records.RECORD) or not records.lock_is_free(fd):
+            if not records.lock_is_free(fd):
+                return False
+            if _exists(fd, records.RECORD) and not self._px_listen_unrecorded(name, fd, now, once):
                 return False
             newest = records.newest_mtime(fd, os.fstat(fd).st_mtime, depth=2)
             return now - newest >= self.refile_after
         finally:
             os.close(fd)
+
+    def _px_listen_unrecorded(self, name, fd, now, once):
+        """Whether a recorded px-listen dir holds received files its record does not account for. Looked
+        at every PX_LISTEN_RECHECK_EVERY seconds (every time with once); its record is read again only
+        when its received files (count, bytes, newest mtime) or the record itself changed since all
+        were found recorded."""
+        seen = self.px_listen_recorded.get(name)
+        if seen is not None and not once and now - seen[0] < PX_LISTEN_RECHECK_EVERY:
+            return False
+        missing, fingerprint = _unrecorded(fd, None if seen is None else seen[1])
+        if missing:
+            self.px_listen_recorded.pop(name, None)
+            return True
+        self.px_listen_recorded[name] = (now, fingerprint)
+        return False
 
     def _submit(self, key, name, dir_fd, lock_fd, receiver, ended_at):
         with self.lock:
@@ -1127,6 +1124,7 @@ class Filer:
     def file_one(self, key, name, dir_fd, receiver, ended_at):
         """File one association whose lock is held; True when it is filed (record written)."""
         started = time.time()
+        previous = _previous_record(dir_fd)
         association = Association(self, name, dir_fd, receiver, ended_at)
         try:
             record = association.file()
@@ -1146,7 +1144,7 @@ class Filer:
             return False
         with self.lock:
             self.retry.pop(key, None)
-        self._count(record)
+        self._count(record, previous)
         latency = record['filed_at'] - (ended_at if ended_at is not None else record['filed_at'])
         self.log('association %s: %d instance(s): %d filed (%d already there, %d replaced), %d quarantined, '
                  '%d bytes in %.3f s; %.3f s after it ended' % (
@@ -1161,23 +1159,33 @@ class Filer:
             self.retry[key] = (self.clock() + delay, delay)
         return delay
 
-    def _count(self, record):
+    def _count(self, record, previous=None):
+        """Count a filed association in the stats; filed again (a record was in its dir already: a
+        px-listen dir that received more after it was filed, a crash after the record was written),
+        only what the new record adds."""
         ended_at = record.get('ended_at')
 
+        def added(key):
+            before = previous.get(key) if previous is not None else 0
+            if not isinstance(before, int) or isinstance(before, bool):
+                before = 0
+            return max(0, record[key] - before)
+
         def mutate(stats):
-            stats['associations_filed'] += 1
-            stats['instances_filed'] += record['filed']
-            stats['instances_quarantined'] += record['quarantined']
-            stats['instances_replaced'] += record['replaced']
-            stats['bytes_filed'] += record['bytes']
+            if previous is None:
+                stats['associations_filed'] += 1
+            stats['instances_filed'] += added('filed')
+            stats['instances_quarantined'] += added('quarantined')
+            stats['instances_replaced'] += added('replaced')
+            stats['bytes_filed'] += added('bytes')
             stats['last_filed_at'] = record['filed_at']
             if record['received_at'] is not None and (record.get('calling') or '').strip() not in self.checks:
                 stats['last_association_at'] = max(stats['last_association_at'] or 0, record['received_at'])
-            if ended_at is not None and record['receiver'] == 'filer':
+            if ended_at is not None and record['receiver'] == 'filer' and previous is None:
                 # (px-listen files its own associations; the filer verifies them minutes later.)
                 records.observe_latency(stats, max(0.0, record['filed_at'] - ended_at))
-            if record['instances']:
-                records.count_received(stats, record['received_at'] or record['filed_at'], record['instances'])
+            if added('instances'):
+                records.count_received(stats, record['received_at'] or record['filed_at'], added('instances'))
 
         try:
             records.update_stats(self.log_dir, mutate)
@@ -1336,6 +1344,36 @@ def _ended_at(dir_fd):
         return records.newest_mtime(dir_fd, os.fstat(dir_fd).st_mtime, depth=1)
     except OSError:
         return None
+
+
+def _previous_record(dir_fd):
+    """The record already in an association dir being filed (again), or None."""
+    try:
+        record = records.read_record(dir_fd)
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def _unrecorded(dir_fd, known=None):
+    """(whether a px-listen dir holds received files its record does not account for, a fingerprint of
+    its received files and record). A fingerprint equal to known means nothing changed since all were
+    recorded: the record is not read again. A record that cannot be read accounts for nothing."""
+    received = records.received_files(dir_fd, True)
+    try:
+        st = os.stat(records.RECORD, dir_fd=dir_fd, follow_symlinks=False)
+        identity = (st.st_ino, st.st_size, st.st_mtime_ns)
+    except OSError:
+        identity = None
+    fingerprint = (identity, len(received), sum(item[1].st_size for item in received),
+                   max([item[1].st_mtime_ns for item in received] or [0]))
+    if known is not None and fingerprint == known:
+        return False, fingerprint
+    try:
+        record = records.read_record(dir_fd)
+    except (OSError, ValueError):
+        record = None
+    return bool(records.unrecorded(received, record)) if record is not None else True, fingerprint
 
 
 def _count_lines(stats, log_dir, name, inode, offset, checks=frozenset()):

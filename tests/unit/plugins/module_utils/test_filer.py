@@ -129,7 +129,9 @@ def test_refiling_is_idempotent(tmp_path, gw, study):
         record = gw.record(association)
         assert (record['filed'], record['present'], record['replaced']) == (5, 5, 0)
         assert set(f['status'] for f in record['files']) == {'present'}
-    assert gw.stats()['associations_filed'] == 3
+    # Filed again with its record in its dir: the stats count only what the new record adds (nothing).
+    stats = gw.stats()
+    assert (stats['associations_filed'], stats['instances_filed'], sum(stats['received_by_day'].values())) == (2, 10, 10)
 
 
 CRASH = '''
@@ -659,6 +661,44 @@ def test_px_listen_dirs_are_verified_or_filed_in_place(tmp_path, make_gateway, p
     assert dict((k, v) for k, v in now.items() if k in filed_by_px_listen) == filed_by_px_listen
     assert dcm_count(now) == 5
     assert os.path.isdir(uuid_dir) and os.path.isdir(lost)  # kept in place for housekeeping
+
+
+def test_a_recorded_px_listen_dir_that_received_more_is_filed_again(tmp_path, make_gateway, study):
+    """Without the lean launcher's lock the filer may take a px-listen dir px-listen still receives
+    into: files arriving after its record are filed by taking the dir again once untouched."""
+    gw = make_gateway('gw', receiver='px-listen')
+    one = study()
+    series = one.add_series()
+    uuid_dir = gw.path('3c4d5e6f-1a2b-4c3d-8e4f-5a6b7c8d9e0f')
+    sub = os.path.join(uuid_dir, 'PACSGATE.TEST_20261201_120000')
+
+    def age(seconds):
+        when = time.time() - seconds
+        for root, dirs, files in os.walk(uuid_dir):
+            for name in dirs + files + ['']:
+                os.utime(os.path.join(root, name), (when, when))
+    one.write(sub, series, 2)
+    age(3600)
+    assert gw.file_once() == 0
+    clock = [time.time()]
+    service = gw.filer(clock=lambda: clock[0])
+    try:
+        assert service.scan() == 0  # everything recorded
+        late = one.write(sub, series, 1, first=3)[0]
+        age(600)
+        clock[0] += filer.PX_LISTEN_EVERY
+        assert service.scan() == 0  # a recorded dir is looked at again every PX_LISTEN_RECHECK_EVERY s
+        clock[0] += filer.PX_LISTEN_RECHECK_EVERY
+        assert service.scan() == 1
+        service._wait()  # pylint: disable=protected-access
+        clock[0] += filer.PX_LISTEN_RECHECK_EVERY
+        assert service.scan() == 0  # all recorded again
+    finally:
+        service.close()
+    record = load(os.path.join(uuid_dir, records.RECORD))
+    assert (record['instances'], record['filed'], record['present']) == (3, 3, 2)
+    assert [entry['status'] for entry in record['files'] if entry['name'].endswith(late)] == ['new']
+    assert dcm_count(tree(gw.data)) == 3
 
 
 # Symlinks ------------------------------------------------------------------------------------------
