@@ -26,7 +26,10 @@ idempotent). Changed in how pypx's code runs, on purpose:
 * ``mkdir`` raises the OSError itself (pypx writes it to ``err-<uuid>.txt``, with the path, and
   raises NameError), so a full disk is told from a name too long for the file system;
 * ``processImage`` only names the file (``pypx.utils.dataPath``); the copy is the filer's: into
-  ``<series>/.<name>.pacsgate-tmp`` while hashing (sha256), one ``syncfs`` of the data file system
+  ``<series>/.<name>.<tag>.pacsgate-tmp`` (tag: 8 hex digits of the sha256 of the association id,
+  so that associations filing one instance at once never touch each other's copy; a filing removes
+  its own leftovers, and those of any association older than an hour that no filer holds) while
+  hashing (sha256), one ``syncfs`` of the data file system
   per association, a rename to the final name, an fsync of each series dir, and a check that the
   final file has the received file's size and hash. A final file that exists with the same content
   is left alone; with other content (a truncated earlier copy, a corrected resend) it is replaced
@@ -88,6 +91,7 @@ HOUSEKEEPING_EVERY = 1.0
 PX_LISTEN_EVERY = 5.0
 PX_LISTEN_RECHECK_EVERY = 60.0
 NEW_DIR_MAX_AGE = 3600
+STALE_TEMP_AGE = 3600
 WHOLE_READ = 4 * 1024 * 1024
 CHUNK = 1024 * 1024
 TEMP_SUFFIX = '.pacsgate-tmp'
@@ -316,8 +320,7 @@ class SeriesDir:
         self.names = None           # what the dir held when first filed into by this association
 
     def holds(self, name):
-        if self.names is None:
-            self.names = set(os.listdir(self.fd))
+        """Whether the dir held name when this association first filed into it (list() lists it)."""
         return name in self.names
 
 
@@ -417,11 +420,29 @@ def _replaceable(path, received_mtime_ns, received_complete):
         os.close(fd)
 
 
-def temp_name(final_name, name_max=255):
-    name = '.%s%s' % (final_name, TEMP_SUFFIX)
+def staging_tag(association):
+    """What the staged copies of an association carry in their names: 8 hex digits of its id's sha256."""
+    return hashlib.sha256(association.encode('utf-8', 'surrogateescape')).hexdigest()[:8]
+
+
+def temp_name(final_name, tag, name_max=255):
+    """The staged copy's name of final_name for the association tagged tag: a dot file (never pypx's
+    NNNNN-<UID>.dcm) of its own, so that two associations filing one instance at once never write
+    into, rename or remove each other's copy."""
+    name = '.%s.%s%s' % (final_name, tag, TEMP_SUFFIX)
     if len(name.encode('utf-8', 'surrogateescape')) > name_max:
-        name = '.%s%s' % (hashlib.sha256(final_name.encode('utf-8', 'surrogateescape')).hexdigest()[:40], TEMP_SUFFIX)
+        digest = hashlib.sha256(final_name.encode('utf-8', 'surrogateescape')).hexdigest()[:40]
+        name = '.%s.%s%s' % (digest, tag, TEMP_SUFFIX)
     return name
+
+
+def temp_tag(name):
+    """The association tag of a staged copy's name (temp_name()), or None (an older filer's name)."""
+    end = len(name) - len(TEMP_SUFFIX)
+    tag = name[end - 8:end]
+    if name.endswith(TEMP_SUFFIX) and name[end - 9:end - 8] == '.' and all(c in '0123456789abcdef' for c in tag):
+        return tag
+    return None
 
 
 class Association:
@@ -438,6 +459,7 @@ class Association:
         self.staged = {}            # final path -> Received
         self.listen = None
         self.writer = _Writer(self._write_temp)
+        self.tag = staging_tag(name)
 
     # staging -----------------------------------------------------------------------------------
 
@@ -532,15 +554,15 @@ class Association:
                 earlier.temp = None
         self.staged[final] = item
         final_name = os.path.basename(final)
-        temp = temp_name(final_name, self.filer.name_max)
+        temp = temp_name(final_name, self.tag, self.filer.name_max)
         try:
+            if series.names is None:
+                self._list_series(series)
             existing = _hash_file(final) if series.holds(final_name) else None
         except OSError as exc:
             raise Transient('reading a filed instance', exc)
         if existing == (item.size, item.sha256):
             item.status = 'present'
-            if series.holds(temp):  # staged by an attempt that was interrupted
-                self._unlink(os.path.join(series.path, temp))
             return
         if existing is not None and not _replaceable(final, item.mtime, item.complete):
             # A copy received later than this one is filed already (associations filed out of order).
@@ -562,7 +584,7 @@ class Association:
 
     def _write_temp(self, item, data, st):
         try:
-            fd = os.open(item.temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | O_CLOEXEC, 0o600)
+            fd = os.open(item.temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | O_CLOEXEC, 0o600)
         except OSError as exc:
             temp, item.temp = item.temp, None
             if exc.errno in NOT_FILEABLE:
@@ -582,6 +604,32 @@ class Association:
             item.temp = None
             raise Transient('writing a file in a series dir', exc)
         os.close(fd)
+
+    def _list_series(self, series):
+        """What a series dir holds when this association first files into it; staged copies left there
+        by an interrupted attempt of this association are removed, and those of any association older
+        than STALE_TEMP_AGE (by ctime: a staged copy's mtime is its received file's) when no filer
+        holds that association's lock."""
+        names = set(os.listdir(series.fd))
+        own = '.%s%s' % (self.tag, TEMP_SUFFIX)
+        now = None
+        for name in [n for n in names if n.startswith('.') and n.endswith(TEMP_SUFFIX)]:
+            if not name.endswith(own):
+                if now is None:
+                    now = self.filer.clock()
+                try:
+                    st = os.stat(name, dir_fd=series.fd, follow_symlinks=False)
+                except OSError:
+                    continue
+                if now - st.st_ctime < STALE_TEMP_AGE or self.filer.staging_held(temp_tag(name), self.name):
+                    continue
+            try:
+                os.unlink(name, dir_fd=series.fd)
+            except OSError as exc:
+                if exc.errno != errno.ENOENT:
+                    raise
+            names.discard(name)
+        series.names = names
 
     def _check_name(self, path, level):
         name = os.path.basename(path)
@@ -1098,6 +1146,28 @@ class Filer:
             self.px_listen_recorded.pop(name, None)
             return True
         self.px_listen_recorded[name] = (now, fingerprint)
+        return False
+
+    def staging_held(self, tag, filing=None):
+        """Whether an association whose staged copies carry tag (staging_tag()) is being filed now, by
+        this filer or another (its lock held); with tag None (an older filer's name, which says
+        nothing of its association), whether any association but filing is."""
+        places = ((self.queue_fd, self._dirs(self.queue_fd)), (self.tmp_fd, self._px_listen_dirs()))
+        for parent_fd, names in places:
+            for name in names:
+                if staging_tag(name) != tag if tag is not None else name == filing:
+                    continue
+                try:
+                    fd = records.open_dir(name, dir_fd=parent_fd)
+                except OSError:
+                    continue
+                try:
+                    if not records.lock_is_free(fd):
+                        return True
+                except OSError:
+                    return True
+                finally:
+                    os.close(fd)
         return False
 
     def _submit(self, key, name, dir_fd, lock_fd, receiver, ended_at):

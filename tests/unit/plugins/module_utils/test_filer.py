@@ -277,6 +277,72 @@ def test_a_large_instance_is_filed_through_a_mapping(tmp_path, gw, study):
         assert handle.read() == received.read()
 
 
+def test_two_associations_filing_one_instance_at_once_keep_their_staged_copies_apart(tmp_path, gw, study, monkeypatch):
+    """With filer_workers >= 2: the first association to have staged its copy waits (in syncfs) until
+    the other has staged, renamed and verified its own; then it renames its copy."""
+    one = study()
+    source = str(tmp_path / 'received')
+    name = one.write(source, one.add_series(), 1)[0]
+    associations = [gw.receive(source), gw.receive(source)]
+    real_syncfs, calls = filer.syncfs, []
+
+    def syncfs(fd):
+        calls.append(fd)
+        if len(calls) == 1:
+            assert wait_for(lambda: len(os.listdir(gw.path('filed'))) == 1, timeout=30)
+        return real_syncfs(fd)
+    monkeypatch.setattr(filer, 'syncfs', syncfs)
+    assert gw.file_once() == 0
+    assert len(calls) == 2
+    for association in associations:
+        record = gw.record(association)
+        assert (record['filed'], record['quarantined']) == (1, 0)
+        with open(os.path.join(gw.data, record['files'][0]['filed_as']), 'rb') as handle, \
+                open(os.path.join(source, name), 'rb') as received:
+            assert handle.read() == received.read()
+    assert not temps(gw.data) and dcm_count(tree(gw.data)) == 1
+
+
+def test_a_filing_removes_its_own_leftover_staged_copies_and_stale_unheld_ones(tmp_path, gw, study):
+    one = study()
+    series = one.add_series()
+    source = str(tmp_path / 'first')
+    one.write(source, series, 1)
+    first = gw.receive(source)
+    assert gw.file_once() == 0
+    series_dir = os.path.dirname(os.path.join(gw.data, gw.record(first)['files'][0]['filed_as']))
+    ids = [gw.new_id() for _round in range(3)]
+    busy = gw.new_id()  # being filed by another filer: its lock is held
+    os.makedirs(gw.path('queue', busy))
+    lock = hold_lock(gw.path('queue', busy, '.lock'))
+    planted = {'own': filer.temp_name('00009-1.2.3.9.dcm', filer.staging_tag(ids[0])),
+               'stale': filer.temp_name('00010-1.2.3.10.dcm', filer.staging_tag('20261130T000000-1-00000001')),
+               'held': filer.temp_name('00011-1.2.3.11.dcm', filer.staging_tag(busy)),
+               'older': '.00012-1.2.3.12.dcm' + filer.TEMP_SUFFIX}  # an earlier filer's name
+    for name in planted.values():
+        with open(os.path.join(series_dir, name), 'wb') as handle:
+            handle.write(b'partial copy')
+    assert filer.temp_tag(planted['held']) == filer.staging_tag(busy) and filer.temp_tag(planted['older']) is None
+
+    def file_round(number, clock):
+        source = str(tmp_path / ('round%d' % number))
+        one.write(source, series, 1, first=number + 2)
+        gw.receive(source, association=ids[number])
+        assert gw.filer(clock=clock).run_once() == 0
+        return sorted(label for label, name in planted.items() if os.path.exists(os.path.join(series_dir, name)))
+    later = lambda: time.time() + 2 * 3600  # noqa: E731
+    try:
+        assert file_round(0, time.time) == ['held', 'older', 'stale']  # its own leftover only: the others are new
+        assert file_round(1, later) == ['held', 'older']  # another filing is in progress
+    finally:
+        os.close(lock)
+    for name in os.listdir(gw.path('queue', busy)):
+        os.unlink(gw.path('queue', busy, name))
+    os.rmdir(gw.path('queue', busy))
+    assert file_round(2, later) == []
+    assert dcm_count(tree(gw.data)) == 4
+
+
 # Instances that cannot be filed -------------------------------------------------------------------
 
 @pytest.mark.filterwarnings('ignore:The PN component length')
