@@ -1247,6 +1247,7 @@ class Filer:
             stats['instances_filed'] += added('filed')
             stats['instances_quarantined'] += added('quarantined')
             stats['instances_replaced'] += added('replaced')
+            stats['instances_superseded'] += added('superseded')
             stats['bytes_filed'] += added('bytes')
             stats['last_filed_at'] = record['filed_at']
             if record['received_at'] is not None and (record.get('calling') or '').strip() not in self.checks:

@@ -115,11 +115,13 @@ def render(config, snapshot):
     out.family('pacsgate_associations_filed_total', 'counter', 'Associations the filer finished filing.',
                [({}, stats['associations_filed'])])
     out.family('pacsgate_instances_received_total', 'counter',
-               'Instances received and taken by the filer (filed plus quarantined).',
-               [({}, stats['instances_filed'] + stats['instances_quarantined'])])
+               'Instances received and taken by the filer (filed, quarantined or superseded).',
+               [({}, stats['instances_filed'] + stats['instances_quarantined'] + stats['instances_superseded'])])
     for name, key, text in (('filed', 'instances_filed', 'Instances filed into the data dir and verified.'),
                             ('quarantined', 'instances_quarantined', 'Instances moved to quarantine.'),
-                            ('replaced', 'instances_replaced', 'Filed instances that replaced a different copy.')):
+                            ('replaced', 'instances_replaced', 'Filed instances that replaced a different copy.'),
+                            ('superseded', 'instances_superseded',
+                             'Instances not filed because a copy received later is filed (in the same or a later association).')):
         out.family('pacsgate_instances_%s_total' % name, 'counter', text, [({}, stats[key])])
     out.family('pacsgate_filed_bytes_total', 'counter', 'Bytes filed.', [({}, stats['bytes_filed'])])
     for name, value, text in (

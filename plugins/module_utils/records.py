@@ -441,7 +441,7 @@ def empty_stats():
         'associations': {'accepted': 0, 'checks': 0,
                          'refused': dict((reason, 0) for reason in REFUSED_REASONS)},
         'associations_filed': 0, 'instances_filed': 0, 'instances_quarantined': 0,
-        'instances_replaced': 0, 'bytes_filed': 0,
+        'instances_replaced': 0, 'instances_superseded': 0, 'bytes_filed': 0,
         'last_association_at': None, 'last_filed_at': None,
         'filing_latency_seconds': {'buckets': dict((b, 0) for b in LATENCY_BUCKETS), 'sum': 0.0, 'count': 0},
         'received_by_day': {},

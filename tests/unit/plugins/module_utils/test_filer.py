@@ -237,6 +237,8 @@ def test_an_older_copy_filed_after_a_newer_one_does_not_replace_it(tmp_path, gw,
     record = gw.record(late)
     assert (record['filed'], record['superseded'], record['replaced']) == (0, 1, 0)
     assert record['files'][0]['status'] == 'older'
+    stats = gw.stats()
+    assert (stats['instances_filed'], stats['instances_superseded'], stats['instances_replaced']) == (1, 1, 0)
     filed_copies = [os.path.join(root, f) for root, _dirs, files in os.walk(gw.data) for f in files if f.endswith('.dcm')]
     with open(filed_copies[0], 'rb') as handle, open(os.path.join(newer, name), 'rb') as received:
         assert len(filed_copies) == 1 and handle.read() == received.read()
@@ -254,6 +256,7 @@ def test_received_twice_in_one_association_the_newer_copy_is_filed(tmp_path, gw,
     assert gw.file_once() == 0
     record = gw.record(association)
     assert (record['instances'], record['filed'], record['superseded']) == (2, 1, 1)
+    assert (gw.stats()['instances_filed'], gw.stats()['instances_superseded']) == (1, 1)
     final = [f for f in record['files'] if not f.get('superseded')]
     assert len(final) == 1 and final[0]['name'] == name
     with open(os.path.join(gw.data, final[0]['filed_as']), 'rb') as handle, \
