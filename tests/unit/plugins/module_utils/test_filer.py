@@ -333,7 +333,10 @@ def test_a_filing_removes_its_own_leftover_staged_copies_and_stale_unheld_ones(t
         gw.receive(source, association=ids[number])
         assert gw.filer(clock=clock).run_once() == 0
         return sorted(label for label, name in planted.items() if os.path.exists(os.path.join(series_dir, name)))
-    later = lambda: time.time() + 2 * 3600  # noqa: E731
+
+    def later():
+        return time.time() + 2 * 3600
+
     try:
         assert file_round(0, time.time) == ['held', 'older', 'stale']  # its own leftover only: the others are new
         assert file_round(1, later) == ['held', 'older']  # another filing is in progress
