@@ -163,29 +163,13 @@ def render(config, snapshot):
 
 
 def write(path, text):
-    """Write text as path: a temp file in the same directory (mode 0644, for node_exporter), fsync,
-    rename over path. The directory is opened without following a symlink."""
+    """Write text as path with records.write_atomic: a temp file in the same directory (mode 0644
+    whatever the umask, for node_exporter), fsync, rename over path. The directory is opened
+    without following a symlink."""
     directory, name = os.path.split(path)
     dir_fd = records.open_dir(directory or '.')
-    temp = '.%s.tmp-%d' % (name, os.getpid())
     try:
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | records.O_CLOEXEC, 0o644,
-                     dir_fd=dir_fd)
-        try:
-            os.fchmod(fd, 0o644)
-            data = memoryview(text.encode('utf-8'))
-            while data:
-                data = data[os.write(fd, data):]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.rename(temp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
-    except BaseException:
-        try:
-            os.unlink(temp, dir_fd=dir_fd)
-        except OSError:
-            pass
-        raise
+        records.write_atomic(dir_fd, name, text.encode('utf-8'), mode=0o644, sync_dir=False, exact_mode=True)
     finally:
         os.close(dir_fd)
 

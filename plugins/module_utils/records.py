@@ -267,12 +267,15 @@ def _temp_name(name):
     return '.%s.tmp-%d-%d' % (name, os.getpid(), count)
 
 
-def write_atomic(dir_fd, name, data, mode=0o640, sync_dir=True):
-    """Write bytes as dir_fd/name: a temp file, fsync, rename over name, fsync of the dir."""
+def write_atomic(dir_fd, name, data, mode=0o640, sync_dir=True, exact_mode=False):
+    """Write bytes as dir_fd/name: a temp file, fsync, rename over name, fsync of the dir (sync_dir).
+    The file gets mode as the umask leaves it, or mode itself with exact_mode."""
     temp = _temp_name(name)
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | O_CLOEXEC, mode, dir_fd=dir_fd)
     try:
         try:
+            if exact_mode:
+                os.fchmod(fd, mode)
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view):]
