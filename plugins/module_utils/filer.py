@@ -81,6 +81,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from . import dicomheader
+from . import px_listen_lean
 from . import records
 
 NOT_FILEABLE = frozenset((errno.ENAMETOOLONG, errno.EINVAL))
@@ -138,46 +139,24 @@ _PYPX = {}
 _PYPX_LOCK = threading.Lock()
 
 
-def _deferred_debugger(name):
-    """A stand-in for pudb or pudb.remote whose set_trace imports the real debugger first."""
-    import importlib  # pylint: disable=import-outside-toplevel
-    import types  # pylint: disable=import-outside-toplevel
-
-    module = types.ModuleType(name)
-    module.__doc__ = 'pacsgate.listener stand-in: the real %s is imported on first use' % name
-
-    def set_trace(*args, **kwargs):
-        for stub in ('pudb.remote', 'pudb'):
-            if getattr(sys.modules.get(stub), '__pacsgate_stub__', False):
-                del sys.modules[stub]
-        return importlib.import_module(name).set_trace(*args, **kwargs)
-
-    module.set_trace = set_trace
-    module.__pacsgate_stub__ = True
-    return module
-
-
 def pypx_listen():
     """pypx.listen, without running pypx/__init__.py or pfmisc/__init__.py (which import every pypx
-    subcommand: aiohttp, dask, swift clients...) and with pudb deferred, as the lean px-listen
-    launcher does. A pypx already imported in full is used as it is."""
+    subcommand: aiohttp, dask, swift clients...) and with pudb deferred, with the lean px-listen
+    launcher's own functions (px_listen_lean.bare_package, deferred_debugger). A pypx already
+    imported in full is used as it is."""
     with _PYPX_LOCK:
         if 'module' in _PYPX:
             return _PYPX['module']
         import importlib  # pylint: disable=import-outside-toplevel
-        import importlib.util  # pylint: disable=import-outside-toplevel
 
         module = sys.modules.get('pypx.listen')
         if module is None:
             for name in ('pypx', 'pfmisc'):
                 if name not in sys.modules:
-                    spec = importlib.util.find_spec(name)
-                    if spec is None or spec.submodule_search_locations is None:
-                        raise ImportError('%s is not installed' % name)
-                    sys.modules[name] = importlib.util.module_from_spec(spec)
+                    px_listen_lean.bare_package(name)
             for name in ('pudb', 'pudb.remote'):
                 if name not in sys.modules:
-                    sys.modules[name] = _deferred_debugger(name)
+                    sys.modules[name] = px_listen_lean.deferred_debugger(name)
             module = importlib.import_module('pypx.listen')
         _PYPX['module'] = module
         _PYPX['utils'] = importlib.import_module('pypx.utils')
