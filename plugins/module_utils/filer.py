@@ -419,7 +419,7 @@ def temp_tag(name):
     """The association tag of a staged copy's name (temp_name()), or None (an older filer's name)."""
     end = len(name) - len(TEMP_SUFFIX)
     tag = name[end - 8:end]
-    if name.endswith(TEMP_SUFFIX) and name[end - 9:end - 8] == '.' and all(c in '0123456789abcdef' for c in tag):
+    if name.endswith(TEMP_SUFFIX) and end >= 9 and name[end - 9] == '.' and all(c in '0123456789abcdef' for c in tag):
         return tag
     return None
 
@@ -591,7 +591,7 @@ class Association:
         holds that association's lock."""
         names = set(os.listdir(series.fd))
         own = '.%s%s' % (self.tag, TEMP_SUFFIX)
-        now = None
+        now, held = None, None
         for name in [n for n in names if n.startswith('.') and n.endswith(TEMP_SUFFIX)]:
             if not name.endswith(own):
                 if now is None:
@@ -600,7 +600,12 @@ class Association:
                     st = os.stat(name, dir_fd=series.fd, follow_symlinks=False)
                 except OSError:
                     continue
-                if now - st.st_ctime < STALE_TEMP_AGE or self.filer.staging_held(temp_tag(name), self.name):
+                if now - st.st_ctime < STALE_TEMP_AGE:
+                    continue
+                if held is None:
+                    held = self.filer.held_staging_tags(self.name)
+                tag = temp_tag(name)
+                if tag in held[0] if tag is not None else held[1]:
                     continue
             try:
                 os.unlink(name, dir_fd=series.fd)
@@ -1127,27 +1132,26 @@ class Filer:
         self.px_listen_recorded[name] = (now, fingerprint)
         return False
 
-    def staging_held(self, tag, filing=None):
-        """Whether an association whose staged copies carry tag (staging_tag()) is being filed now, by
-        this filer or another (its lock held); with tag None (an older filer's name, which says
-        nothing of its association), whether any association but filing is."""
-        places = ((self.queue_fd, self._dirs(self.queue_fd)), (self.tmp_fd, self._px_listen_dirs()))
-        for parent_fd, names in places:
+    def held_staging_tags(self, filing):
+        """(the staging tags (staging_tag()) of the associations being filed now, by this filer or
+        another: their locks are held, whether any association but filing is)."""
+        tags, others = set(), False
+        for parent_fd, names in ((self.queue_fd, self._dirs(self.queue_fd)), (self.tmp_fd, self._px_listen_dirs())):
             for name in names:
-                if staging_tag(name) != tag if tag is not None else name == filing:
-                    continue
                 try:
                     fd = records.open_dir(name, dir_fd=parent_fd)
                 except OSError:
                     continue
                 try:
-                    if not records.lock_is_free(fd):
-                        return True
+                    free = records.lock_is_free(fd)
                 except OSError:
-                    return True
+                    free = False
                 finally:
                     os.close(fd)
-        return False
+                if not free:
+                    tags.add(staging_tag(name))
+                    others = others or name != filing
+        return tags, others
 
     def _submit(self, key, name, dir_fd, lock_fd, receiver, ended_at):
         with self.lock:
