@@ -12,8 +12,9 @@ A persistent service (run as the listener user) that polls every 0.1 s: an assoc
 it is renamed to ``<tmp>/queue`` and filed while the filer holds the lock; queue entries left by a
 crash or waiting for a retry are filed too, and px-listen's own association dirs (``<tmp>/<uuid4>``,
 px-listen mode) without a record, or with received files their record does not account for, once
-untouched for ``refile_after_minutes`` and unlocked are verified or filed in place (again). ``--once`` does one such pass over everything present and exits
-(housekeeping and the role's ``refile`` tag run it): 0 when nothing is left waiting, 1 otherwise.
+untouched for ``refile_after_minutes`` and unlocked are verified or filed in place (again).
+``--once`` does one such pass over everything present and exits (housekeeping and the role's
+``refile`` tag run it): 0 when nothing is left waiting, 1 otherwise.
 
 Where an instance goes is computed by pypx's own code: an instance of ``pypx.listen.Listen``
 made without its ``__init__`` (which would create a uuid dir and a log), whose ``processPatient``,
@@ -29,13 +30,14 @@ idempotent). Changed in how pypx's code runs, on purpose:
   ``<series>/.<name>.<tag>.pacsgate-tmp`` (tag: 8 hex digits of the sha256 of the association id,
   so that associations filing one instance at once never touch each other's copy; a filing removes
   its own leftovers, and those of any association older than an hour that no filer holds) while
-  hashing (sha256), one ``syncfs`` of the data file system
-  per association, a rename to the final name, an fsync of each series dir, and a check that the
-  final file has the received file's size and hash. A final file that exists with the same content
-  is left alone; with other content (a truncated earlier copy, a corrected resend) it is replaced
-  (counted ``replaced``), unless it is complete and was received later than this copy (filed copies
-  keep their received file's time, as pypx's shutil.copy2 gives them): associations filed out of
-  order never put an older copy over a newer one, the older is recorded as superseded;
+  hashing (sha256), one ``syncfs`` of the data file system per association, a rename to the final
+  name, an fsync of each series dir, and a check that the final file has the received file's size
+  and hash. A final file that exists with the same content is left alone; with other content (a
+  truncated earlier copy, a corrected resend) it is replaced by the received copy, which is known
+  complete (counted ``replaced``), unless it is complete and was received later than this copy
+  (filed copies keep their received file's time, as pypx's shutil.copy2 gives them): associations
+  filed out of order never put an older copy over a newer one, the older is recorded as superseded
+  and counted (``instances_superseded`` in the stats);
 * pypx's per-association log of patient data (``out-<uuid>.txt``) is not written;
 * an instance without a SOP Instance UID is quarantined instead of filed as "no value provided".
 
@@ -299,7 +301,7 @@ class SeriesDir:
         self.names = None           # what the dir held when first filed into by this association
 
     def holds(self, name):
-        """Whether the dir held name when this association first filed into it (list() lists it)."""
+        """Whether the dir held name when this association first filed into it (Association._list_series)."""
         return name in self.names
 
 
