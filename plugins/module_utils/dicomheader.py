@@ -11,14 +11,20 @@ pydicom reads a file element by element through a file object (a system call for
 it), so this module walks the element headers in those bytes (about 30 µs) and hands pydicom the
 raw elements pypx asks for: pydicom still decodes every value (character sets, person names,
 numbers), exactly as when it reads the file, because the Dataset it builds holds the same
-RawDataElements its own reader would. Anything this walker does not handle with certainty (big
-endian or deflated transfer syntaxes, a file without a preamble, explicit VRs it does not know,
-undefined-length UN elements, a header longer than the bytes given) is left to pydicom's reader
-(``stop_before_pixels`` and the same tags): the result is the same, only slower.
+RawDataElements its own reader would. Anything this header walker does not handle with certainty
+(big endian or deflated transfer syntaxes, a file without a preamble, explicit VRs it does not
+know, a header longer than the bytes given) is left to pydicom's reader (``stop_before_pixels``
+and the same tags): the result is the same, only slower.
 
-``completeness()`` walks every element to the end of the file: storescp writes each instance
-completely before it answers the C-STORE, so only the file being received when the association
-ended can be cut short, inside an element; pydicom reads such a file without complaint.
+``completeness()`` walks every element to the end of the file (``read_complete()`` does both in
+one walk): storescp writes each instance completely before it answers the C-STORE, so only the
+file being received when the association ended can be cut short, inside an element, and pydicom
+reads such a file without complaint. It reads every transfer syntax storescp's ``+xa`` accepts:
+implicit and explicit VR little endian, explicit VR big endian, deflated data sets (inflated with
+zlib, then walked), and undefined-length UN elements (sequences in implicit VR little endian).
+What it still cannot tell (no preamble, an explicit VR it does not know, an undefined-length UN
+element in a big endian data set, a deflate stream that does not inflate) raises Unsupported with
+the reason: the filer quarantines such a file rather than file what it cannot check.
 
 Standard library only at import time; pydicom is imported by the functions that need it.
 """
@@ -29,6 +35,7 @@ __metaclass__ = type
 
 import io
 import struct
+import zlib
 
 # The attributes pypx.listen reads to file an instance (Listen.processPatient, processStudy,
 # processSeries and processImage), and Specific Character Set, which decodes them.
@@ -70,6 +77,13 @@ UNDEFINED = 0xFFFFFFFF
 _TAG = struct.Struct('<HH')
 _EXPLICIT = struct.Struct('<HH2sH')
 _U32 = struct.Struct('<I')
+_EXPLICIT_BE = struct.Struct('>HH2sH')
+_U32_BE = struct.Struct('>I')
+# (element header, 32-bit length) readers of little and big endian data sets.
+_LE = (_EXPLICIT.unpack_from, _U32.unpack_from)
+_BE = (_EXPLICIT_BE.unpack_from, _U32_BE.unpack_from)
+# A deflated data set is inflated in memory up to this size to be walked.
+INFLATED_MAX = 256 * 1024 * 1024
 
 
 class Unsupported(Exception):
@@ -118,6 +132,8 @@ def file_meta(data):
 
 
 def _implicit(syntax):
+    """Whether the header walker (scan) reads this transfer syntax as implicit VR; Unsupported for
+    the ones it leaves to pydicom."""
     if syntax == IMPLICIT_LE:
         return True
     if syntax == EXPLICIT_BE or syntax in DEFLATED:
@@ -125,29 +141,33 @@ def _implicit(syntax):
     return False
 
 
-def _element(data, pos, implicit, end):
+def _element(data, pos, implicit, end, big=False):
     """(tag, VR bytes or None, length, offset of the value) of the element at pos."""
     if pos + 8 > end:
         raise Truncated('the file ends in an element header')
-    tag = _tag_at(data, pos)
-    if implicit or tag >> 16 == 0xFFFE:
-        return tag, None, _U32.unpack_from(data, pos + 4)[0], pos + 8
-    vr = data[pos + 4:pos + 6]
+    explicit, u32 = _BE if big else _LE
+    group, element, vr, length = explicit(data, pos)
+    tag = (group << 16) | element
+    if implicit or group == 0xFFFE:
+        return tag, None, u32(data, pos + 4)[0], pos + 8
     if vr in LONG_VRS:
         if pos + 12 > end:
             raise Truncated('the file ends in an element header')
-        return tag, vr, _U32.unpack_from(data, pos + 8)[0], pos + 12
+        return tag, vr, u32(data, pos + 8)[0], pos + 12
     if vr not in SHORT_VRS:
         raise Unsupported('an explicit VR this walker does not know')
-    return tag, vr, _EXPLICIT.unpack_from(data, pos)[3], pos + 8
+    return tag, vr, length, pos + 8
 
 
-def _skip_undefined(data, pos, implicit, end, vr):
+def _skip_undefined(data, pos, implicit, end, vr, big=False):
     """The offset after an undefined-length element's value that starts at pos."""
     if vr == b'UN':
-        raise Unsupported('undefined-length UN element')
+        # An undefined-length UN element is a sequence encoded in implicit VR little endian (PS3.5 6.2.2).
+        if big:
+            raise Unsupported('undefined-length UN element in a big endian data set')
+        implicit, vr = True, b'SQ'
     while True:
-        tag, _vr, length, pos = _element(data, pos, True, end)
+        tag, _vr, length, pos = _element(data, pos, True, end, big)
         if tag == SEQUENCE_END:
             return pos + (0 if length == UNDEFINED else length)
         if tag != ITEM:
@@ -155,21 +175,21 @@ def _skip_undefined(data, pos, implicit, end, vr):
         if length == UNDEFINED:
             if vr not in (None, b'SQ'):
                 raise Unsupported('undefined-length fragment')
-            pos = _skip_items_dataset(data, pos, implicit, end)
+            pos = _skip_items_dataset(data, pos, implicit, end, big)
         else:
             pos += length
             if pos > end:
                 raise Truncated('the file ends in a sequence item')
 
 
-def _skip_items_dataset(data, pos, implicit, end):
+def _skip_items_dataset(data, pos, implicit, end, big=False):
     """Walk the elements of an undefined-length item; return the offset after its end marker."""
     while True:
-        tag, vr, length, pos = _element(data, pos, implicit, end)
+        tag, vr, length, pos = _element(data, pos, implicit, end, big)
         if tag == ITEM_END:
             return pos
         if length == UNDEFINED:
-            pos = _skip_undefined(data, pos, implicit, end, vr)
+            pos = _skip_undefined(data, pos, implicit, end, vr, big)
         else:
             pos += length
             if pos > end:
@@ -187,13 +207,52 @@ def _check_encoding(data, pos, implicit):
         raise Unsupported('explicit transfer syntax without a known VR')
 
 
-def scan(data, tags=FILING_TAGS, complete=True):
+def _walk_to_end(data, pos, end, implicit, big=False):
+    """Walk the top-level elements from pos to the end; Truncated unless the last one ends at end."""
+    explicit, u32 = _BE if big else _LE
+    long_vrs, short_vrs = LONG_VRS, SHORT_VRS
+    # Two loops, inlined: this runs for every element of every received file.
+    if implicit:
+        while pos < end:
+            if pos + 8 > end:
+                raise Truncated('the file ends in an element header')
+            length = u32(data, pos + 4)[0]
+            if length == UNDEFINED:
+                pos = _skip_undefined(data, pos + 8, True, end, None, big)
+            else:
+                pos += 8 + length
+    else:
+        while pos < end:
+            if pos + 8 > end:
+                raise Truncated('the file ends in an element header')
+            group, _element_number, vr, length = explicit(data, pos)
+            if vr in short_vrs and group != 0xFFFE:
+                pos += 8 + length
+                continue
+            if group == 0xFFFE:
+                vr, length, value = None, u32(data, pos + 4)[0], pos + 8
+            elif vr in long_vrs:
+                if pos + 12 > end:
+                    raise Truncated('the file ends in an element header')
+                length, value = u32(data, pos + 8)[0], pos + 12
+            else:
+                raise Unsupported('an explicit VR this walker does not know')
+            if length == UNDEFINED:
+                pos = _skip_undefined(data, value, False, end, vr, big)
+            else:
+                pos = value + length
+    if pos > end:
+        raise Truncated('the file ends inside an element')
+
+
+def scan(data, tags=FILING_TAGS, complete=True, check=False):
     """Raw elements of the top-level data set with the given tags: (implicit, {tag: (VR or None,
     value bytes, offset)}).
 
-    Stops at the first element past the largest tag asked for. ``complete`` says whether data
-    holds the whole file: when it does not and the walk reaches its end, Unsupported is raised
-    (read more, or let pydicom read the file)."""
+    Stops at the first element past the largest tag asked for; with ``check``, walks on to the end
+    of data and raises Truncated unless the last element ends exactly there (completeness() in the
+    same pass). ``complete`` says whether data holds the whole file: when it does not and the walk
+    reaches its end, Unsupported is raised (read more, or let pydicom read the file)."""
     syntax, pos = file_meta(data)
     implicit = _implicit(syntax)
     _check_encoding(data, pos, implicit)
@@ -207,6 +266,8 @@ def scan(data, tags=FILING_TAGS, complete=True):
             group, element, vr, length = unpack(data, pos)
             tag = (group << 16) | element
             if tag > last:
+                if check and complete:
+                    _walk_to_end(data, pos, end, implicit)
                 break
             if implicit or group == 0xFFFE:
                 vr, length, value = None, unpack_u32(data, pos + 4)[0], pos + 8
@@ -239,21 +300,56 @@ def scan(data, tags=FILING_TAGS, complete=True):
 
 
 def completeness(data):
-    """'complete' when every element of the file ends within it and the last one at its end,
-    else raise Truncated (Unsupported when this walker cannot tell)."""
+    """'complete' when every element of the file ends within it and the last one at its end, else
+    raise Truncated; Unsupported (with what it cannot tell from) when this walker cannot tell.
+
+    Reads every transfer syntax storescp accepts with +xa: implicit and explicit VR little endian,
+    explicit VR big endian, and deflated data sets (inflated, then walked; one that inflates to more
+    than INFLATED_MAX bytes is complete when its deflate stream ends within the file). A data set
+    whose first element disagrees with its transfer syntax about explicit VRs is walked as it is
+    encoded, as pydicom reads it."""
     syntax, pos = file_meta(data)
-    implicit = _implicit(syntax)
-    _check_encoding(data, pos, implicit)
+    big = syntax == EXPLICIT_BE
+    implicit = syntax == IMPLICIT_LE
     end = len(data)
-    while pos < end:
-        _tag, vr, length, value = _element(data, pos, implicit, end)
-        if length == UNDEFINED:
-            pos = _skip_undefined(data, value, implicit, end, vr)
-        else:
-            pos = value + length
-            if pos > end:
-                raise Truncated('the file ends inside an element')
+    if syntax in DEFLATED:
+        data = _inflate(data, pos)
+        if data is None:
+            return 'complete'
+        pos, end = 0, len(data)
+    if pos + 6 <= end:
+        group = (_BE if big else _LE)[0](data, pos)[0]
+        looks_explicit = data[pos + 4:pos + 6] in KNOWN_VRS
+        if implicit and looks_explicit and group != 0xFFFE:
+            implicit = False
+        elif not implicit and not looks_explicit:
+            if big:
+                raise Unsupported('a big endian data set without explicit VRs')
+            implicit = True
+    _walk_to_end(data, pos, end, implicit, big)
     return 'complete'
+
+
+def _inflate(data, pos):
+    """The inflated data set of a deflated transfer syntax's file (bytes from pos), or None when it
+    is longer than INFLATED_MAX (its deflate stream then ended within the file). Truncated when
+    the deflate stream is cut short; bytes after its end (a gzip trailer, which some writers add)
+    are left alone, as pydicom leaves them."""
+    inflater = zlib.decompressobj(-15)
+    with memoryview(data) as whole, whole[pos:] as stream:
+        try:
+            inflated = inflater.decompress(stream, INFLATED_MAX + 1)
+            if len(inflated) > INFLATED_MAX:
+                inflated = None  # too large to keep: only the end of its deflate stream is looked for
+                while not inflater.eof:
+                    tail = inflater.unconsumed_tail
+                    if not inflater.decompress(tail, 1024 * 1024) and not tail:
+                        break
+        except zlib.error:
+            raise Unsupported('its deflated data set cannot be inflated') from None
+    if not inflater.eof:
+        raise Truncated('the file ends inside its deflated data set')
+    return inflated
 
 
 def to_dataset(implicit, found):
@@ -325,3 +421,37 @@ def read_header(data, complete=True, path=None):
 
         return pydicom.dcmread(path, stop_before_pixels=True, specific_tags=list(FILING_KEYWORDS)), 'pydicom'
     return to_dataset(implicit, found), 'scan'
+
+
+def read_complete(data):
+    """(dataset with the filing attributes, how it was read: 'scan' or 'pydicom') of a whole file's
+    bytes, checked to its end: raises Truncated when the file ends inside an element (of its header
+    or after it), Unsupported (saying why) when this walker cannot tell whether it is complete, and
+    otherwise whatever pydicom raises for a file it cannot read. One walk when the walker reads the
+    header itself."""
+    try:
+        implicit, found = scan(data, check=True)
+    except Unsupported:
+        pass
+    else:
+        return to_dataset(implicit, found), 'scan'
+    try:
+        dataset = pydicom_header(data)
+    except Exception:
+        cut = _cut_short(data)
+        if cut is not None:
+            raise cut from None
+        raise
+    completeness(data)
+    return dataset, 'pydicom'
+
+
+def _cut_short(data):
+    """The Truncated that completeness() raises for data, else None."""
+    try:
+        completeness(data)
+    except Truncated as exc:
+        return exc
+    except Unsupported:
+        pass
+    return None

@@ -11,9 +11,10 @@ A persistent service (run as the listener user) that polls every 0.1 s: an assoc
 ``<tmp>/incoming`` whose ``.lock`` it can flock is over (storescp held that lock for its life), so
 it is renamed to ``<tmp>/queue`` and filed while the filer holds the lock; queue entries left by a
 crash or waiting for a retry are filed too, and px-listen's own association dirs (``<tmp>/<uuid4>``,
-px-listen mode) without a record once untouched for ``refile_after_minutes`` and unlocked are
-verified or filed in place. ``--once`` does one such pass over everything present and exits
-(housekeeping and the role's ``refile`` tag run it): 0 when nothing is left waiting, 1 otherwise.
+px-listen mode) without a record, or with received files their record does not account for, once
+untouched for ``refile_after_minutes`` and unlocked are verified or filed in place (again).
+``--once`` does one such pass over everything present and exits (housekeeping and the role's
+``refile`` tag run it): 0 when nothing is left waiting, 1 otherwise.
 
 Where an instance goes is computed by pypx's own code: an instance of ``pypx.listen.Listen``
 made without its ``__init__`` (which would create a uuid dir and a log), whose ``processPatient``,
@@ -26,13 +27,17 @@ idempotent). Changed in how pypx's code runs, on purpose:
 * ``mkdir`` raises the OSError itself (pypx writes it to ``err-<uuid>.txt``, with the path, and
   raises NameError), so a full disk is told from a name too long for the file system;
 * ``processImage`` only names the file (``pypx.utils.dataPath``); the copy is the filer's: into
-  ``<series>/.<name>.pacsgate-tmp`` while hashing (sha256), one ``syncfs`` of the data file system
-  per association, a rename to the final name, an fsync of each series dir, and a check that the
-  final file has the received file's size and hash. A final file that exists with the same content
-  is left alone; with other content (a truncated earlier copy, a corrected resend) it is replaced
-  (counted ``replaced``), unless it is complete and was received later than this copy (filed copies
-  keep their received file's time, as pypx's shutil.copy2 gives them): associations filed out of
-  order never put an older copy over a newer one, the older is recorded as superseded;
+  ``<series>/.<name>.<tag>.pacsgate-tmp`` (tag: 8 hex digits of the sha256 of the association id,
+  so that associations filing one instance at once never touch each other's copy; a filing removes
+  its own leftovers, and those of any association older than an hour that no filer holds) while
+  hashing (sha256), one ``syncfs`` of the data file system per association, a rename to the final
+  name, an fsync of each series dir, and a check that the final file has the received file's size
+  and hash. A final file that exists with the same content is left alone; with other content (a
+  truncated earlier copy, a corrected resend) it is replaced by the received copy, which is known
+  complete (counted ``replaced``), unless it is complete and was received later than this copy
+  (filed copies keep their received file's time, as pypx's shutil.copy2 gives them): associations
+  filed out of order never put an older copy over a newer one, the older is recorded as superseded
+  and counted (``instances_superseded`` in the stats);
 * pypx's per-association log of patient data (``out-<uuid>.txt``) is not written;
 * an instance without a SOP Instance UID is quarantined instead of filed as "no value provided".
 
@@ -42,10 +47,14 @@ is filed, as px-listen does, both under an flock of the series dir.
 Errors: ENOSPC, EDQUOT, EROFS, EIO, EACCES, EPERM (and anything unexpected) keep the association
 queued; it is retried after 10 s, the wait doubling up to 5 min. ENAMETOOLONG, EINVAL, unreadable
 or truncated data and a missing SOP Instance UID move that instance alone to
-``<tmp>/quarantine/<id>/`` with ``<file>.reason.json``. Only the newest file of an association can
-be partial (storescp writes each file completely before it acknowledges it): it is checked to the
-end. When every instance is filed or quarantined, ``.pacsgate-record.json`` is written into the
-association dir and the dir renamed to ``<tmp>/filed/<id>``.
+``<tmp>/quarantine/<id>/`` with ``<file>.reason.json``. Every received file is checked to its end
+(dicomheader.read_complete, on the bytes already read to copy it): storescp writes each file
+completely before it acknowledges it, so a file cut short is the one being received when the
+association ended (among the newest by mtime: "never acknowledged"), or was damaged later; it is
+quarantined, never filed, and never replaces a filed copy. A file whose completeness cannot be told
+is quarantined as "cannot be verified complete: <why>". When every instance is filed or
+quarantined, ``.pacsgate-record.json`` is written into the association dir and the dir renamed to
+``<tmp>/filed/<id>``.
 
 Also: the refuse flag (``<tmp>/.pacsgate-refuse``) is created when free space on the tmp or data
 file system is below ``min_free_mb`` and removed at 10 % above it; the associations log is tailed
@@ -74,6 +83,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from . import dicomheader
+from . import px_listen_lean
 from . import records
 
 NOT_FILEABLE = frozenset((errno.ENAMETOOLONG, errno.EINVAL))
@@ -82,7 +92,9 @@ RETRY_MAX = 300.0
 POLL = 0.1
 HOUSEKEEPING_EVERY = 1.0
 PX_LISTEN_EVERY = 5.0
+PX_LISTEN_RECHECK_EVERY = 60.0
 NEW_DIR_MAX_AGE = 3600
+STALE_TEMP_AGE = 3600
 WHOLE_READ = 4 * 1024 * 1024
 CHUNK = 1024 * 1024
 TEMP_SUFFIX = '.pacsgate-tmp'
@@ -90,6 +102,7 @@ O_CLOEXEC = records.O_CLOEXEC
 NO_VALUE = 'no value provided'
 TRUNCATED_NEWEST = 'truncated (never acknowledged: the association ended while it was being received)'
 TRUNCATED_OTHER = 'truncated: the file ends inside a data element'
+UNVERIFIABLE = 'cannot be verified complete: %s'
 LEVELS = ('patient', 'study', 'series')
 
 
@@ -128,46 +141,24 @@ _PYPX = {}
 _PYPX_LOCK = threading.Lock()
 
 
-def _deferred_debugger(name):
-    """A stand-in for pudb or pudb.remote whose set_trace imports the real debugger first."""
-    import importlib  # pylint: disable=import-outside-toplevel
-    import types  # pylint: disable=import-outside-toplevel
-
-    module = types.ModuleType(name)
-    module.__doc__ = 'pacsgate.listener stand-in: the real %s is imported on first use' % name
-
-    def set_trace(*args, **kwargs):
-        for stub in ('pudb.remote', 'pudb'):
-            if getattr(sys.modules.get(stub), '__pacsgate_stub__', False):
-                del sys.modules[stub]
-        return importlib.import_module(name).set_trace(*args, **kwargs)
-
-    module.set_trace = set_trace
-    module.__pacsgate_stub__ = True
-    return module
-
-
 def pypx_listen():
     """pypx.listen, without running pypx/__init__.py or pfmisc/__init__.py (which import every pypx
-    subcommand: aiohttp, dask, swift clients...) and with pudb deferred, as the lean px-listen
-    launcher does. A pypx already imported in full is used as it is."""
+    subcommand: aiohttp, dask, swift clients...) and with pudb deferred, with the lean px-listen
+    launcher's own functions (px_listen_lean.bare_package, deferred_debugger). A pypx already
+    imported in full is used as it is."""
     with _PYPX_LOCK:
         if 'module' in _PYPX:
             return _PYPX['module']
         import importlib  # pylint: disable=import-outside-toplevel
-        import importlib.util  # pylint: disable=import-outside-toplevel
 
         module = sys.modules.get('pypx.listen')
         if module is None:
             for name in ('pypx', 'pfmisc'):
                 if name not in sys.modules:
-                    spec = importlib.util.find_spec(name)
-                    if spec is None or spec.submodule_search_locations is None:
-                        raise ImportError('%s is not installed' % name)
-                    sys.modules[name] = importlib.util.module_from_spec(spec)
+                    px_listen_lean.bare_package(name)
             for name in ('pudb', 'pudb.remote'):
                 if name not in sys.modules:
-                    sys.modules[name] = _deferred_debugger(name)
+                    sys.modules[name] = px_listen_lean.deferred_debugger(name)
             module = importlib.import_module('pypx.listen')
         _PYPX['module'] = module
         _PYPX['utils'] = importlib.import_module('pypx.utils')
@@ -283,7 +274,7 @@ class Received:
     """One received file and what happens to it."""
 
     __slots__ = ('name', 'size', 'mtime', 'sha256', 'filed_as', 'final', 'temp', 'status', 'series',
-                 'reason', 'superseded')
+                 'reason', 'superseded', 'complete')
 
     def __init__(self, name, size, mtime):
         self.name = name            # relative to the association dir
@@ -297,6 +288,7 @@ class Received:
         self.series = None
         self.reason = None
         self.superseded = False
+        self.complete = False       # checked to its end: every element ends within it, the last at its end
 
 
 class SeriesDir:
@@ -309,41 +301,13 @@ class SeriesDir:
         self.names = None           # what the dir held when first filed into by this association
 
     def holds(self, name):
-        if self.names is None:
-            self.names = set(os.listdir(self.fd))
+        """Whether the dir held name when this association first filed into it (Association._list_series)."""
         return name in self.names
 
 
 def list_received(dir_fd, px_listen):
-    """The received files of an association dir: Received objects, oldest first.
-
-    Filer mode: storescp's files in the dir (and below, if any). px-listen mode: only what is in
-    its subdirs (storescp's -sp), as px-listen reads them. Dot files, symlinks and other kinds of
-    files are skipped; nothing is followed."""
-    found = []
-
-    def walk(fd, prefix, depth):
-        with os.scandir(fd) as it:
-            entries = list(it)
-        for entry in entries:
-            if entry.name.startswith('.'):
-                continue
-            try:
-                st = entry.stat(follow_symlinks=False)
-            except OSError:
-                continue
-            if stat.S_ISDIR(st.st_mode):
-                sub = os.open(entry.name, records.DIR_FLAGS, dir_fd=fd)
-                try:
-                    walk(sub, prefix + entry.name + '/', depth + 1)
-                finally:
-                    os.close(sub)
-            elif stat.S_ISREG(st.st_mode) and (depth > 0 or not px_listen):
-                found.append(Received(prefix + entry.name, st.st_size, st.st_mtime_ns))
-
-    walk(dir_fd, '', 0)
-    found.sort(key=lambda r: (r.mtime, r.name))
-    return found
+    """The received files of an association dir (records.received_files()): Received objects, oldest first."""
+    return [Received(name, st.st_size, st.st_mtime_ns) for name, st in records.received_files(dir_fd, px_listen)]
 
 
 def _read_received(dir_fd, item):
@@ -404,12 +368,15 @@ def _hash_file(path):
         os.close(fd)
 
 
-def _replaceable(path, received_mtime_ns):
+def _replaceable(path, received_mtime_ns, received_complete):
     """Whether a filed copy with other content may be replaced by a copy received at received_mtime_ns.
 
-    Filed copies carry their received file's time (as shutil.copy2 in pypx gives them): one that is
-    newer and complete stays. One cut short (a copy interrupted by a full disk, written later than
-    it was received) is replaced whatever its time."""
+    Only a received copy known to be complete (received_complete: checked to its end) ever replaces
+    a filed file. Filed copies carry their received file's time (as shutil.copy2 in pypx gives them):
+    one that is newer and complete stays. One cut short (a copy interrupted by a full disk, written
+    later than it was received) is replaced whatever its time."""
+    if not received_complete:
+        return False
     try:
         fd = os.open(path, records.READ_FLAGS)
     except OSError:
@@ -434,11 +401,29 @@ def _replaceable(path, received_mtime_ns):
         os.close(fd)
 
 
-def temp_name(final_name, name_max=255):
-    name = '.%s%s' % (final_name, TEMP_SUFFIX)
+def staging_tag(association):
+    """What the staged copies of an association carry in their names: 8 hex digits of its id's sha256."""
+    return hashlib.sha256(association.encode('utf-8', 'surrogateescape')).hexdigest()[:8]
+
+
+def temp_name(final_name, tag, name_max=255):
+    """The staged copy's name of final_name for the association tagged tag: a dot file (never pypx's
+    NNNNN-<UID>.dcm) of its own, so that two associations filing one instance at once never write
+    into, rename or remove each other's copy."""
+    name = '.%s.%s%s' % (final_name, tag, TEMP_SUFFIX)
     if len(name.encode('utf-8', 'surrogateescape')) > name_max:
-        name = '.%s%s' % (hashlib.sha256(final_name.encode('utf-8', 'surrogateescape')).hexdigest()[:40], TEMP_SUFFIX)
+        digest = hashlib.sha256(final_name.encode('utf-8', 'surrogateescape')).hexdigest()[:40]
+        name = '.%s.%s%s' % (digest, tag, TEMP_SUFFIX)
     return name
+
+
+def temp_tag(name):
+    """The association tag of a staged copy's name (temp_name()), or None (an older filer's name)."""
+    end = len(name) - len(TEMP_SUFFIX)
+    tag = name[end - 8:end]
+    if name.endswith(TEMP_SUFFIX) and end >= 9 and name[end - 9] == '.' and all(c in '0123456789abcdef' for c in tag):
+        return tag
+    return None
 
 
 class Association:
@@ -455,6 +440,7 @@ class Association:
         self.staged = {}            # final path -> Received
         self.listen = None
         self.writer = _Writer(self._write_temp)
+        self.tag = staging_tag(name)
 
     # staging -----------------------------------------------------------------------------------
 
@@ -463,10 +449,12 @@ class Association:
         filer = self.filer
         self.listen = new_listen(filer.data_dir, filer.log_dir)
         self.items = list_received(self.dir_fd, self.receiver == 'px-listen')
-        newest = self.items[-1] if self.items else None
+        # The newest files (ties included: file systems keep times in ticks of a few ms): the one
+        # being received when the association ended, if it was cut short, is among them.
+        newest = self.items[-1].mtime if self.items else None
         try:
             for item in self.items:
-                self._stage(item, item is newest)
+                self._stage(item, item.mtime == newest)
             self._finish_writes()
             if any(item.temp for item in self.items):
                 self._sync()
@@ -501,18 +489,17 @@ class Association:
                 data.close()
 
     def _stage_data(self, item, data, st, newest):
-        # The header, and the whole file if it is the newest.
+        # The header, and every file checked to its end: a copy cut short is never filed, and never
+        # replaces a filed one.
         try:
-            dataset, _how = dicomheader.read_header(data)
-            if newest:
-                try:
-                    dicomheader.completeness(data)
-                except dicomheader.Unsupported:
-                    pass
+            dataset, _how = dicomheader.read_complete(data)
         except dicomheader.Truncated:
             raise Unfileable(TRUNCATED_NEWEST if newest else TRUNCATED_OTHER, 'truncated')
+        except dicomheader.Unsupported as exc:
+            raise Unfileable(UNVERIFIABLE % exc, 'unverifiable')
         except Exception as exc:  # pylint: disable=broad-except
             raise Unfileable('unreadable: %s' % error_class(exc), 'unreadable')
+        item.complete = True
         listen = self.listen
         try:
             uid = listen.processDicomField(dataset, 'SOPInstanceUID')
@@ -548,17 +535,17 @@ class Association:
                 earlier.temp = None
         self.staged[final] = item
         final_name = os.path.basename(final)
-        temp = temp_name(final_name, self.filer.name_max)
+        temp = temp_name(final_name, self.tag, self.filer.name_max)
         try:
+            if series.names is None:
+                self._list_series(series)
             existing = _hash_file(final) if series.holds(final_name) else None
         except OSError as exc:
             raise Transient('reading a filed instance', exc)
         if existing == (item.size, item.sha256):
             item.status = 'present'
-            if series.holds(temp):  # staged by an attempt that was interrupted
-                self._unlink(os.path.join(series.path, temp))
             return
-        if existing is not None and not _replaceable(final, item.mtime):
+        if existing is not None and not _replaceable(final, item.mtime, item.complete):
             # A copy received later than this one is filed already (associations filed out of order).
             item.status, item.superseded = 'older', True
             return
@@ -578,7 +565,7 @@ class Association:
 
     def _write_temp(self, item, data, st):
         try:
-            fd = os.open(item.temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | O_CLOEXEC, 0o600)
+            fd = os.open(item.temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | O_CLOEXEC, 0o600)
         except OSError as exc:
             temp, item.temp = item.temp, None
             if exc.errno in NOT_FILEABLE:
@@ -598,6 +585,37 @@ class Association:
             item.temp = None
             raise Transient('writing a file in a series dir', exc)
         os.close(fd)
+
+    def _list_series(self, series):
+        """What a series dir holds when this association first files into it; staged copies left there
+        by an interrupted attempt of this association are removed, and those of any association older
+        than STALE_TEMP_AGE (by ctime: a staged copy's mtime is its received file's) when no filer
+        holds that association's lock."""
+        names = set(os.listdir(series.fd))
+        own = '.%s%s' % (self.tag, TEMP_SUFFIX)
+        now, held = None, None
+        for name in [n for n in names if n.startswith('.') and n.endswith(TEMP_SUFFIX)]:
+            if not name.endswith(own):
+                if now is None:
+                    now = self.filer.clock()
+                try:
+                    st = os.stat(name, dir_fd=series.fd, follow_symlinks=False)
+                except OSError:
+                    continue
+                if now - st.st_ctime < STALE_TEMP_AGE:
+                    continue
+                if held is None:
+                    held = self.filer.held_staging_tags(self.name)
+                tag = temp_tag(name)
+                if tag in held[0] if tag is not None else held[1]:
+                    continue
+            try:
+                os.unlink(name, dir_fd=series.fd)
+            except OSError as exc:
+                if exc.errno != errno.ENOENT:
+                    raise
+            names.discard(name)
+        series.names = names
 
     def _check_name(self, path, level):
         name = os.path.basename(path)
@@ -958,6 +976,7 @@ class Filer:
         self.results = []           # (place, name, ok) of finished jobs, for run_once()
         self.gate_seen = None
         self.px_listen_seen = 0.0
+        self.px_listen_recorded = {}  # px-listen dir -> (when, what its received files looked like) when all were recorded
         self._logged_once = set()
         self.tmp_fd = records.open_dir(self.layout.tmp_dir)
         for place in (records.INCOMING, records.QUEUE, records.FILED, records.QUARANTINE):
@@ -987,7 +1006,10 @@ class Filer:
         # px-listen's dirs wait minutes: looked at every few seconds, not at every poll.
         if once or now - self.px_listen_seen >= PX_LISTEN_EVERY:
             self.px_listen_seen = now
-            for name in self._px_listen_dirs():
+            names = self._px_listen_dirs()
+            for name in set(self.px_listen_recorded) - set(names):
+                del self.px_listen_recorded[name]
+            for name in names:
                 taken += self._take(('px-listen', name), self.tmp_fd, name, 'px-listen', None, now, once)
         return taken
 
@@ -1064,13 +1086,13 @@ class Filer:
                 retry = self.retry.get(key)
             if retry is not None and retry[0] > now:
                 return 0
-        if receiver == 'px-listen' and not self._px_listen_ready(parent_fd, name, now):
+        if receiver == 'px-listen' and not self._px_listen_ready(parent_fd, name, now, once):
             return 0
         locked = self._lock_dir(parent_fd, name)
         if locked is None:
             return 0
         dir_fd, lock_fd = locked
-        if receiver == 'px-listen' and _exists(dir_fd, records.RECORD):
+        if receiver == 'px-listen' and _exists(dir_fd, records.RECORD) and not _unrecorded(dir_fd)[0]:
             os.close(lock_fd)
             os.close(dir_fd)
             return 0
@@ -1079,19 +1101,59 @@ class Filer:
         self._submit(key, name, dir_fd, lock_fd, receiver, ended_at)
         return 1
 
-    def _px_listen_ready(self, parent_fd, name, now):
-        """A px-listen dir without a record, untouched for refile_after_minutes."""
+    def _px_listen_ready(self, parent_fd, name, now, once):
+        """A px-listen dir untouched for refile_after_minutes and unlocked, without a record, or with
+        received files its record does not account for (px-listen received them after the filer took
+        the dir: without the lean launcher's lock only time says when px-listen is done)."""
         try:
             fd = records.open_dir(name, dir_fd=parent_fd)
         except OSError:
             return False
         try:
-            if _exists(fd, records.RECORD) or not records.lock_is_free(fd):
+            if not records.lock_is_free(fd):
+                return False
+            if _exists(fd, records.RECORD) and not self._px_listen_unrecorded(name, fd, now, once):
                 return False
             newest = records.newest_mtime(fd, os.fstat(fd).st_mtime, depth=2)
             return now - newest >= self.refile_after
         finally:
             os.close(fd)
+
+    def _px_listen_unrecorded(self, name, fd, now, once):
+        """Whether a recorded px-listen dir holds received files its record does not account for. Looked
+        at every PX_LISTEN_RECHECK_EVERY seconds (every time with once); its record is read again only
+        when its received files (count, bytes, newest mtime) or the record itself changed since all
+        were found recorded."""
+        seen = self.px_listen_recorded.get(name)
+        if seen is not None and not once and now - seen[0] < PX_LISTEN_RECHECK_EVERY:
+            return False
+        missing, fingerprint = _unrecorded(fd, None if seen is None else seen[1])
+        if missing:
+            self.px_listen_recorded.pop(name, None)
+            return True
+        self.px_listen_recorded[name] = (now, fingerprint)
+        return False
+
+    def held_staging_tags(self, filing):
+        """(the staging tags (staging_tag()) of the associations being filed now, by this filer or
+        another: their locks are held, whether any association but filing is)."""
+        tags, others = set(), False
+        for parent_fd, names in ((self.queue_fd, self._dirs(self.queue_fd)), (self.tmp_fd, self._px_listen_dirs())):
+            for name in names:
+                try:
+                    fd = records.open_dir(name, dir_fd=parent_fd)
+                except OSError:
+                    continue
+                try:
+                    free = records.lock_is_free(fd)
+                except OSError:
+                    free = False
+                finally:
+                    os.close(fd)
+                if not free:
+                    tags.add(staging_tag(name))
+                    others = others or name != filing
+        return tags, others
 
     def _submit(self, key, name, dir_fd, lock_fd, receiver, ended_at):
         with self.lock:
@@ -1117,6 +1179,7 @@ class Filer:
     def file_one(self, key, name, dir_fd, receiver, ended_at):
         """File one association whose lock is held; True when it is filed (record written)."""
         started = time.time()
+        previous = _previous_record(dir_fd)
         association = Association(self, name, dir_fd, receiver, ended_at)
         try:
             record = association.file()
@@ -1136,7 +1199,7 @@ class Filer:
             return False
         with self.lock:
             self.retry.pop(key, None)
-        self._count(record)
+        self._count(record, previous)
         latency = record['filed_at'] - (ended_at if ended_at is not None else record['filed_at'])
         self.log('association %s: %d instance(s): %d filed (%d already there, %d replaced), %d quarantined, '
                  '%d bytes in %.3f s; %.3f s after it ended' % (
@@ -1151,23 +1214,34 @@ class Filer:
             self.retry[key] = (self.clock() + delay, delay)
         return delay
 
-    def _count(self, record):
+    def _count(self, record, previous=None):
+        """Count a filed association in the stats; filed again (a record was in its dir already: a
+        px-listen dir that received more after it was filed, a crash after the record was written),
+        only what the new record adds."""
         ended_at = record.get('ended_at')
 
+        def added(key):
+            before = previous.get(key) if previous is not None else 0
+            if not isinstance(before, int) or isinstance(before, bool):
+                before = 0
+            return max(0, record[key] - before)
+
         def mutate(stats):
-            stats['associations_filed'] += 1
-            stats['instances_filed'] += record['filed']
-            stats['instances_quarantined'] += record['quarantined']
-            stats['instances_replaced'] += record['replaced']
-            stats['bytes_filed'] += record['bytes']
+            if previous is None:
+                stats['associations_filed'] += 1
+            stats['instances_filed'] += added('filed')
+            stats['instances_quarantined'] += added('quarantined')
+            stats['instances_replaced'] += added('replaced')
+            stats['instances_superseded'] += added('superseded')
+            stats['bytes_filed'] += added('bytes')
             stats['last_filed_at'] = record['filed_at']
             if record['received_at'] is not None and (record.get('calling') or '').strip() not in self.checks:
                 stats['last_association_at'] = max(stats['last_association_at'] or 0, record['received_at'])
-            if ended_at is not None and record['receiver'] == 'filer':
+            if ended_at is not None and record['receiver'] == 'filer' and previous is None:
                 # (px-listen files its own associations; the filer verifies them minutes later.)
                 records.observe_latency(stats, max(0.0, record['filed_at'] - ended_at))
-            if record['instances']:
-                records.count_received(stats, record['received_at'] or record['filed_at'], record['instances'])
+            if added('instances'):
+                records.count_received(stats, record['received_at'] or record['filed_at'], added('instances'))
 
         try:
             records.update_stats(self.log_dir, mutate)
@@ -1326,6 +1400,36 @@ def _ended_at(dir_fd):
         return records.newest_mtime(dir_fd, os.fstat(dir_fd).st_mtime, depth=1)
     except OSError:
         return None
+
+
+def _previous_record(dir_fd):
+    """The record already in an association dir being filed (again), or None."""
+    try:
+        record = records.read_record(dir_fd)
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def _unrecorded(dir_fd, known=None):
+    """(whether a px-listen dir holds received files its record does not account for, a fingerprint of
+    its received files and record). A fingerprint equal to known means nothing changed since all were
+    recorded: the record is not read again. A record that cannot be read accounts for nothing."""
+    received = records.received_files(dir_fd, True)
+    try:
+        st = os.stat(records.RECORD, dir_fd=dir_fd, follow_symlinks=False)
+        identity = (st.st_ino, st.st_size, st.st_mtime_ns)
+    except OSError:
+        identity = None
+    fingerprint = (identity, len(received), sum(item[1].st_size for item in received),
+                   max([item[1].st_mtime_ns for item in received] or [0]))
+    if known is not None and fingerprint == known:
+        return False, fingerprint
+    try:
+        record = records.read_record(dir_fd)
+    except (OSError, ValueError):
+        record = None
+    return bool(records.unrecorded(received, record)) if record is not None else True, fingerprint
 
 
 def _count_lines(stats, log_dir, name, inode, offset, checks=frozenset()):

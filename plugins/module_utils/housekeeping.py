@@ -11,8 +11,13 @@
    is down.
 2. Removes ``<tmp>/filed/<id>`` (and px-listen's ``<tmp>/<uuid>`` dirs that have a record) once
    older than ``min_age_hours``, but only after checking again that every file the record says was
-   filed (``filed_as``) still has the recorded size and sha256; a mismatch keeps the dir and is
-   reported as changed since filing. A dir without a record is kept.
+   filed (``filed_as``) still has the recorded size and sha256, and that every received file in the
+   dir is one the record accounts for (in its files, with the recorded size, or its quarantine); a
+   mismatch keeps the dir and is reported as changed since filing (the filer files a px-listen dir
+   again when px-listen received more after it was filed). A dir without a record is kept, and so
+   is one whose ``.lock`` is held (px-listen still receiving or filing, the filer filing it); the
+   lock is held while the dir is removed, and the removal itself unlinks only received files the
+   record accounts for, so a file received meanwhile keeps its dir.
 3. Rotates ``listen.run.log``, ``associations.log`` and ``filer.log`` (renamed to ``.1`` ...
    ``.<log_keep>``) above ``log_max_mb``, deletes px-listen's ``out-*.txt`` and ``err-*.txt`` older
    than ``log_retention_days``, and removes map files (``<log>/{patient,study,series}_map/*.json``)
@@ -48,7 +53,7 @@ PX_LISTEN_LOG_PREFIXES = ('out-', 'err-')
 
 def _summary():
     return {'filer_pass': None, 'removed': 0, 'kept_recent': 0, 'kept_changed': 0, 'kept_unrecorded': 0,
-            'logs_rotated': 0, 'px_listen_logs_deleted': 0, 'maps_removed': 0}
+            'kept_in_use': 0, 'logs_rotated': 0, 'px_listen_logs_deleted': 0, 'maps_removed': 0}
 
 
 def run(config, now=None, dry_run=False, file_first=True, log=None):
@@ -119,7 +124,15 @@ def _sweep(summary, parent_fd, name, data_fd, now, min_age, dry_run, px_listen=F
     fd = _subdir(parent_fd, name)
     if fd is None:
         return
+    lock_fd = None
     try:
+        try:
+            lock_fd, state = records.lock_state(fd)
+        except OSError:
+            state = 'busy'  # a .lock that is not a regular file: leave the dir to a person
+        if state == 'busy':
+            summary['kept_in_use'] += 1
+            return
         try:
             record = records.read_record(fd)
         except (OSError, ValueError):
@@ -135,14 +148,17 @@ def _sweep(summary, parent_fd, name, data_fd, now, min_age, dry_run, px_listen=F
         if now - newest < min_age:
             summary['kept_recent'] += 1
             return
-        if not verify_record(record, data_fd):
+        if not verify_record(record, data_fd) or records.unrecorded(records.received_files(fd, px_listen), record):
             summary['kept_changed'] += 1
             return
+        if not dry_run and not remove_association(parent_fd, name, fd, record, px_listen):
+            summary['kept_changed'] += 1  # received meanwhile: what the record accounts for is gone, the rest kept
+            return
+        summary['removed'] += 1
     finally:
+        if lock_fd is not None:
+            os.close(lock_fd)
         os.close(fd)
-    if not dry_run:
-        remove_tree(parent_fd, name)
-    summary['removed'] += 1
 
 
 def verify_record(record, data_fd):
@@ -202,6 +218,75 @@ def _same(entry, data_fd, dirs):
         return sha.hexdigest() == digest
     finally:
         os.close(fd)
+
+
+def remove_association(parent_fd, name, fd, record, px_listen):
+    """Remove the association dir parent/name (open as fd) entry by entry, except received files its
+    record does not account for (records.unrecorded): those, the record and the dir stay. True when
+    the dir is gone. Dot entries and what is not a received file (px-listen's debug.log, symlinks)
+    go; nothing is followed."""
+    recorded = records.recorded_files(record)
+    if _remove_received(fd, '', 0, recorded, px_listen):
+        return False
+    try:
+        os.unlink(records.RECORD, dir_fd=fd)
+    except OSError as exc:
+        if exc.errno != errno.ENOENT:
+            raise
+    try:
+        os.rmdir(name, dir_fd=parent_fd)
+    except OSError as exc:
+        if exc.errno in (errno.ENOTEMPTY, errno.EEXIST):
+            return False
+        raise
+    return True
+
+
+def _remove_received(fd, prefix, depth, recorded, px_listen):
+    """Remove the entries of an association dir (or one of its subdirs) but the received files not
+    recorded and the record; return how many entries stay."""
+    with os.scandir(fd) as it:
+        entries = list(it)
+    kept = 0
+    missing = object()
+    for entry in entries:
+        if depth == 0 and entry.name == records.RECORD:
+            continue
+        try:
+            st = entry.stat(follow_symlinks=False)
+        except OSError:
+            continue
+        if entry.name.startswith('.'):
+            if stat.S_ISDIR(st.st_mode):
+                remove_tree(fd, entry.name)
+            else:
+                os.unlink(entry.name, dir_fd=fd)
+        elif stat.S_ISDIR(st.st_mode):
+            sub = _subdir(fd, entry.name)
+            if sub is None:
+                continue
+            try:
+                left = _remove_received(sub, prefix + entry.name + '/', depth + 1, recorded, px_listen)
+            finally:
+                os.close(sub)
+            if left:
+                kept += 1
+                continue
+            try:
+                os.rmdir(entry.name, dir_fd=fd)
+            except OSError as exc:
+                if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                    raise
+                kept += 1
+        elif stat.S_ISREG(st.st_mode) and (depth > 0 or not px_listen):
+            size = recorded.get(prefix + entry.name, missing)
+            if size is missing or size is not None and size != st.st_size:
+                kept += 1
+            else:
+                os.unlink(entry.name, dir_fd=fd)
+        else:
+            os.unlink(entry.name, dir_fd=fd)
+    return kept
 
 
 def remove_tree(parent_fd, name):
@@ -312,11 +397,11 @@ def _gone(data_fd, relative):
 
 def describe(summary, dry_run=False):
     verb = 'would remove' if dry_run else 'removed'
-    return ('housekeeping: %s %d filed association dir(s); kept %d recent, %d changed since filing, %d without a record; '
-            'logs rotated %d; px-listen logs deleted %d; map files removed %d; filer pass %s; '
+    return ('housekeeping: %s %d filed association dir(s); kept %d recent, %d changed since filing, %d without a record, '
+            '%d in use; logs rotated %d; px-listen logs deleted %d; map files removed %d; filer pass %s; '
             'waiting to be filed %d (stranded %d); instances in quarantine %d'
             % (verb, summary['removed'], summary['kept_recent'], summary['kept_changed'], summary['kept_unrecorded'],
-               summary['logs_rotated'], summary['px_listen_logs_deleted'], summary['maps_removed'],
+               summary['kept_in_use'], summary['logs_rotated'], summary['px_listen_logs_deleted'], summary['maps_removed'],
                summary['filer_pass'] or 'not run', summary['queued'], summary['stranded'], summary['quarantined_instances']))
 
 

@@ -115,11 +115,13 @@ def render(config, snapshot):
     out.family('pacsgate_associations_filed_total', 'counter', 'Associations the filer finished filing.',
                [({}, stats['associations_filed'])])
     out.family('pacsgate_instances_received_total', 'counter',
-               'Instances received and taken by the filer (filed plus quarantined).',
-               [({}, stats['instances_filed'] + stats['instances_quarantined'])])
+               'Instances received and taken by the filer (filed, quarantined or superseded).',
+               [({}, stats['instances_filed'] + stats['instances_quarantined'] + stats['instances_superseded'])])
     for name, key, text in (('filed', 'instances_filed', 'Instances filed into the data dir and verified.'),
                             ('quarantined', 'instances_quarantined', 'Instances moved to quarantine.'),
-                            ('replaced', 'instances_replaced', 'Filed instances that replaced a different copy.')):
+                            ('replaced', 'instances_replaced', 'Filed instances that replaced a different copy.'),
+                            ('superseded', 'instances_superseded',
+                             'Instances not filed because a copy received later is filed (in the same or a later association).')):
         out.family('pacsgate_instances_%s_total' % name, 'counter', text, [({}, stats[key])])
     out.family('pacsgate_filed_bytes_total', 'counter', 'Bytes filed.', [({}, stats['bytes_filed'])])
     for name, value, text in (
@@ -161,29 +163,13 @@ def render(config, snapshot):
 
 
 def write(path, text):
-    """Write text as path: a temp file in the same directory (mode 0644, for node_exporter), fsync,
-    rename over path. The directory is opened without following a symlink."""
+    """Write text as path with records.write_atomic: a temp file in the same directory (mode 0644
+    whatever the umask, for node_exporter), fsync, rename over path. The directory is opened
+    without following a symlink."""
     directory, name = os.path.split(path)
     dir_fd = records.open_dir(directory or '.')
-    temp = '.%s.tmp-%d' % (name, os.getpid())
     try:
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | records.O_CLOEXEC, 0o644,
-                     dir_fd=dir_fd)
-        try:
-            os.fchmod(fd, 0o644)
-            data = memoryview(text.encode('utf-8'))
-            while data:
-                data = data[os.write(fd, data):]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.rename(temp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
-    except BaseException:
-        try:
-            os.unlink(temp, dir_fd=dir_fd)
-        except OSError:
-            pass
-        raise
+        records.write_atomic(dir_fd, name, text.encode('utf-8'), mode=0o644, sync_dir=False, exact_mode=True)
     finally:
         os.close(dir_fd)
 

@@ -267,12 +267,15 @@ def _temp_name(name):
     return '.%s.tmp-%d-%d' % (name, os.getpid(), count)
 
 
-def write_atomic(dir_fd, name, data, mode=0o640, sync_dir=True):
-    """Write bytes as dir_fd/name: a temp file, fsync, rename over name, fsync of the dir."""
+def write_atomic(dir_fd, name, data, mode=0o640, sync_dir=True, exact_mode=False):
+    """Write bytes as dir_fd/name: a temp file, fsync, rename over name, fsync of the dir (sync_dir).
+    The file gets mode as the umask leaves it, or mode itself with exact_mode."""
     temp = _temp_name(name)
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | O_CLOEXEC, mode, dir_fd=dir_fd)
     try:
         try:
+            if exact_mode:
+                os.fchmod(fd, mode)
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view):]
@@ -367,6 +370,72 @@ def read_record(dir_fd):
     return read_json(RECORD, dir_fd=dir_fd, limit=64 * 1024 * 1024)
 
 
+# Received files ----------------------------------------------------------------------------------
+
+def received_files(dir_fd, px_listen):
+    """The received files of an association dir: [(name relative to it, lstat result)], oldest first
+    (by mtime, then name).
+
+    Filer mode: storescp's files in the dir (and below, if any). px-listen mode: only what is in
+    its subdirs (storescp's -sp), as px-listen reads them. Dot entries, symlinks and other kinds of
+    files are skipped; nothing is followed (subdirs are opened with O_NOFOLLOW relative to their
+    parent's descriptor)."""
+    found = []
+
+    def walk(fd, prefix, depth):
+        with os.scandir(fd) as it:
+            entries = list(it)
+        for entry in entries:
+            if entry.name.startswith('.'):
+                continue
+            try:
+                st = entry.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            if stat.S_ISDIR(st.st_mode):
+                sub = _subdir(fd, entry.name)
+                if sub is not None:
+                    try:
+                        walk(sub, prefix + entry.name + '/', depth + 1)
+                    finally:
+                        os.close(sub)
+            elif stat.S_ISREG(st.st_mode) and (depth > 0 or not px_listen):
+                found.append((prefix + entry.name, st))
+
+    walk(dir_fd, '', 0)
+    found.sort(key=lambda item: (item[1].st_mtime_ns, item[0]))
+    return found
+
+
+def recorded_files(record):
+    """{name: size, or None for a quarantined one} of the received files a record accounts for."""
+    recorded = {}
+    if not isinstance(record, dict):
+        return recorded
+    for key in ('files', 'quarantine'):
+        entries = record.get(key)
+        for entry in entries if isinstance(entries, list) else ():
+            if isinstance(entry, dict) and isinstance(entry.get('name'), str):
+                size = entry.get('size') if key == 'files' else None
+                if key == 'files' and (not isinstance(size, int) or isinstance(size, bool)):
+                    size = -1  # no file has this size: the file counts as changed
+                recorded[entry['name']] = size
+    return recorded
+
+
+def unrecorded(received, record):
+    """The names of received files (received_files()) a record does not account for: not in its files
+    or quarantine, or in its files with another size."""
+    recorded = recorded_files(record)
+    missing = object()
+    found = []
+    for name, st in received:
+        size = recorded.get(name, missing)
+        if size is missing or size is not None and size != st.st_size:
+            found.append(name)
+    return found
+
+
 # Stats -------------------------------------------------------------------------------------------
 
 def empty_stats():
@@ -375,7 +444,7 @@ def empty_stats():
         'associations': {'accepted': 0, 'checks': 0,
                          'refused': dict((reason, 0) for reason in REFUSED_REASONS)},
         'associations_filed': 0, 'instances_filed': 0, 'instances_quarantined': 0,
-        'instances_replaced': 0, 'bytes_filed': 0,
+        'instances_replaced': 0, 'instances_superseded': 0, 'bytes_filed': 0,
         'last_association_at': None, 'last_filed_at': None,
         'filing_latency_seconds': {'buckets': dict((b, 0) for b in LATENCY_BUCKETS), 'sum': 0.0, 'count': 0},
         'received_by_day': {},

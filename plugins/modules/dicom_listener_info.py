@@ -180,7 +180,8 @@ health:
     - C(receiving), C(queued), C(stranded) (waiting longer than C(stranded_after)), C(oldest_pending_age),
       C(quarantined_instances), C(quarantined_associations), C(quarantine_reasons) (by error class), C(refuse)
       and C(refuse_reason); C(last_association_at) and C(last_association_age), C(last_filed_at), C(received_today),
-      C(instances_filed), C(associations_accepted), C(associations_refused) (by reason), C(associations_checks)
+      C(instances_filed), C(instances_quarantined_total), C(instances_replaced), C(instances_superseded),
+      C(associations_accepted), C(associations_refused) (by reason), C(associations_checks)
       (the gateway's own C-ECHOs), C(filer_updated_age), C(disk) (C(tmp) and C(data) with C(free_bytes),
       C(total_bytes), C(free_percent)), C(problems), C(complete).
     - With O(show_paths=true) also C(dirs) and C(paths).

@@ -15,7 +15,7 @@ import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.normpath(os.path.join(HERE, '..', '..', '..', '..'))
-LAUNCHER = os.path.join(REPO, 'roles', 'dicom_listener', 'files', 'px_listen_lean.py')
+LAUNCHER = os.path.join(REPO, 'plugins', 'module_utils', 'px_listen_lean.py')
 
 
 class Study:

@@ -2,6 +2,8 @@
 real code; px-listen's own filing pass (pypx.listen.Listen.run) is the reference."""
 
 import errno
+import hashlib
+import io
 import json
 import os
 import shutil
@@ -127,7 +129,9 @@ def test_refiling_is_idempotent(tmp_path, gw, study):
         record = gw.record(association)
         assert (record['filed'], record['present'], record['replaced']) == (5, 5, 0)
         assert set(f['status'] for f in record['files']) == {'present'}
-    assert gw.stats()['associations_filed'] == 3
+    # Filed again with its record in its dir: the stats count only what the new record adds (nothing).
+    stats = gw.stats()
+    assert (stats['associations_filed'], stats['instances_filed'], sum(stats['received_by_day'].values())) == (2, 10, 10)
 
 
 CRASH = '''
@@ -233,6 +237,8 @@ def test_an_older_copy_filed_after_a_newer_one_does_not_replace_it(tmp_path, gw,
     record = gw.record(late)
     assert (record['filed'], record['superseded'], record['replaced']) == (0, 1, 0)
     assert record['files'][0]['status'] == 'older'
+    stats = gw.stats()
+    assert (stats['instances_filed'], stats['instances_superseded'], stats['instances_replaced']) == (1, 1, 0)
     filed_copies = [os.path.join(root, f) for root, _dirs, files in os.walk(gw.data) for f in files if f.endswith('.dcm')]
     with open(filed_copies[0], 'rb') as handle, open(os.path.join(newer, name), 'rb') as received:
         assert len(filed_copies) == 1 and handle.read() == received.read()
@@ -250,6 +256,7 @@ def test_received_twice_in_one_association_the_newer_copy_is_filed(tmp_path, gw,
     assert gw.file_once() == 0
     record = gw.record(association)
     assert (record['instances'], record['filed'], record['superseded']) == (2, 1, 1)
+    assert (gw.stats()['instances_filed'], gw.stats()['instances_superseded']) == (1, 1)
     final = [f for f in record['files'] if not f.get('superseded')]
     assert len(final) == 1 and final[0]['name'] == name
     with open(os.path.join(gw.data, final[0]['filed_as']), 'rb') as handle, \
@@ -271,6 +278,75 @@ def test_a_large_instance_is_filed_through_a_mapping(tmp_path, gw, study):
     assert entry['size'] > filer.WHOLE_READ
     with open(os.path.join(gw.data, entry['filed_as']), 'rb') as handle, open(os.path.join(source, big), 'rb') as received:
         assert handle.read() == received.read()
+
+
+def test_two_associations_filing_one_instance_at_once_keep_their_staged_copies_apart(tmp_path, gw, study, monkeypatch):
+    """With filer_workers >= 2: the first association to have staged its copy waits (in syncfs) until
+    the other has staged, renamed and verified its own; then it renames its copy."""
+    one = study()
+    source = str(tmp_path / 'received')
+    name = one.write(source, one.add_series(), 1)[0]
+    associations = [gw.receive(source), gw.receive(source)]
+    real_syncfs, calls = filer.syncfs, []
+
+    def syncfs(fd):
+        calls.append(fd)
+        if len(calls) == 1:
+            assert wait_for(lambda: len(os.listdir(gw.path('filed'))) == 1, timeout=30)
+        return real_syncfs(fd)
+    monkeypatch.setattr(filer, 'syncfs', syncfs)
+    assert gw.file_once() == 0
+    assert len(calls) == 2
+    for association in associations:
+        record = gw.record(association)
+        assert (record['filed'], record['quarantined']) == (1, 0)
+        with open(os.path.join(gw.data, record['files'][0]['filed_as']), 'rb') as handle, \
+                open(os.path.join(source, name), 'rb') as received:
+            assert handle.read() == received.read()
+    assert not temps(gw.data) and dcm_count(tree(gw.data)) == 1
+
+
+def test_a_filing_removes_its_own_leftover_staged_copies_and_stale_unheld_ones(tmp_path, gw, study):
+    one = study()
+    series = one.add_series()
+    source = str(tmp_path / 'first')
+    one.write(source, series, 1)
+    first = gw.receive(source)
+    assert gw.file_once() == 0
+    series_dir = os.path.dirname(os.path.join(gw.data, gw.record(first)['files'][0]['filed_as']))
+    ids = [gw.new_id() for _round in range(3)]
+    busy = gw.new_id()  # being filed by another filer: its lock is held
+    os.makedirs(gw.path('queue', busy))
+    lock = hold_lock(gw.path('queue', busy, '.lock'))
+    planted = {'own': filer.temp_name('00009-1.2.3.9.dcm', filer.staging_tag(ids[0])),
+               'stale': filer.temp_name('00010-1.2.3.10.dcm', filer.staging_tag('20261130T000000-1-00000001')),
+               'held': filer.temp_name('00011-1.2.3.11.dcm', filer.staging_tag(busy)),
+               'older': '.00012-1.2.3.12.dcm' + filer.TEMP_SUFFIX}  # an earlier filer's name
+    for name in planted.values():
+        with open(os.path.join(series_dir, name), 'wb') as handle:
+            handle.write(b'partial copy')
+    assert filer.temp_tag(planted['held']) == filer.staging_tag(busy) and filer.temp_tag(planted['older']) is None
+
+    def file_round(number, clock):
+        source = str(tmp_path / ('round%d' % number))
+        one.write(source, series, 1, first=number + 2)
+        gw.receive(source, association=ids[number])
+        assert gw.filer(clock=clock).run_once() == 0
+        return sorted(label for label, name in planted.items() if os.path.exists(os.path.join(series_dir, name)))
+
+    def later():
+        return time.time() + 2 * 3600
+
+    try:
+        assert file_round(0, time.time) == ['held', 'older', 'stale']  # its own leftover only: the others are new
+        assert file_round(1, later) == ['held', 'older']  # another filing is in progress
+    finally:
+        os.close(lock)
+    for name in os.listdir(gw.path('queue', busy)):
+        os.unlink(gw.path('queue', busy, name))
+    os.rmdir(gw.path('queue', busy))
+    assert file_round(2, later) == []
+    assert dcm_count(tree(gw.data)) == 4
 
 
 # Instances that cannot be filed -------------------------------------------------------------------
@@ -314,6 +390,121 @@ def test_the_truncated_newest_file_is_quarantined_as_never_acknowledged(tmp_path
     assert record['quarantine'] == [{'name': names[-1], 'reason': filer.TRUNCATED_NEWEST}]
     with open(gw.path('quarantine', association, names[-1] + '.reason.json')) as handle:
         assert json.load(handle)['class'] == 'truncated'
+
+
+def sha256(path):
+    with open(path, 'rb') as handle:
+        return hashlib.sha256(handle.read()).hexdigest()
+
+
+def test_a_copy_cut_short_with_the_newest_time_never_replaces_a_filed_copy(tmp_path, gw, study):
+    """A resend killed mid-transfer: its partial file has the same mtime as a complete one (ext4 keeps
+    times in ticks) and sorts before it by name; it is quarantined, the filed copy stays."""
+    one = study()
+    source = str(tmp_path / 'received')
+    names = one.write(source, one.add_series(), 2, mtime=time.time() - 600)
+    first = gw.receive(source)
+    assert gw.file_once() == 0
+    filed_copies = dict((f['name'], os.path.join(gw.data, f['filed_as'])) for f in gw.record(first)['files'])
+    good = dict((name, sha256(path)) for name, path in filed_copies.items())
+    resend = str(tmp_path / 'resend')
+    os.makedirs(resend)
+    cut, whole = sorted(names)
+    for name in (cut, whole):
+        shutil.copy2(os.path.join(source, name), os.path.join(resend, name))
+    with open(os.path.join(resend, cut), 'r+b') as handle:
+        handle.truncate(os.path.getsize(os.path.join(source, cut)) - 100)  # cut in the pixel data
+    later = time.time() - 60
+    for name in (cut, whole):
+        os.utime(os.path.join(resend, name), (later, later))
+    second = gw.receive(resend)
+    assert gw.file_once() == 0
+    record = gw.record(second)
+    assert (record['filed'], record['present'], record['replaced'], record['quarantined']) == (1, 1, 0, 1)
+    assert record['quarantine'] == [{'name': cut, 'reason': filer.TRUNCATED_NEWEST}]
+    assert dict((name, sha256(path)) for name, path in filed_copies.items()) == good
+    assert gw.stats()['instances_replaced'] == 0
+
+
+def test_a_file_cut_short_before_the_newest_is_quarantined_too(tmp_path, gw, study):
+    """Not only the newest file is checked to its end; one cut short among older ones (damaged after
+    storescp acknowledged it) gets the plainer reason."""
+    one = study()
+    source = str(tmp_path / 'received')
+    names = one.write(source, one.add_series(), 3, mtime=time.time() - 100)
+    middle = os.path.join(source, names[1])
+    when = os.stat(middle).st_mtime_ns
+    with open(middle, 'r+b') as handle:
+        handle.truncate(os.path.getsize(middle) - 100)
+    os.utime(middle, ns=(when, when))
+    association = gw.receive(source)
+    assert gw.file_once() == 0
+    record = gw.record(association)
+    assert (record['filed'], record['quarantined']) == (2, 1)
+    assert record['quarantine'] == [{'name': names[1], 'reason': filer.TRUNCATED_OTHER}]
+    assert dcm_count(tree(gw.data)) == 2
+
+
+def test_every_transfer_syntax_is_checked_to_its_end(tmp_path, gw, study):
+    """Big endian and deflated files (storescp's +xa accepts both) are walked to their end; what cannot
+    be checked is quarantined with the reason, not filed."""
+    import struct
+    import pydicom
+    from pydicom.data import get_testdata_file
+    source = str(tmp_path / 'received')
+    os.makedirs(source)
+    base = time.time() - 100
+
+    def put(name, data, age):
+        with open(os.path.join(source, name), 'wb') as handle:
+            handle.write(data)
+        os.utime(os.path.join(source, name), (base - age, base - age))
+
+    for name, sample, cut, age in (('MR.big-whole', 'MR_small_bigendian.dcm', 0, 50), ('RTDOSE.big-cut', 'rtdose_expb.dcm', 1000, 0)):
+        with open(get_testdata_file(sample), 'rb') as handle:
+            data = handle.read()
+        put(name, data[:len(data) - cut], age)
+    one = study()
+    made = str(tmp_path / 'made')
+    for number, (name, age) in enumerate((('CT.deflated-whole', 40), ('CT.deflated-cut', 30), ('CT.unknown-vr', 20))):
+        written = one.write(made, one.series[0]['uid'] if one.series else one.add_series(), 1, first=number + 1)[0]
+        ds = pydicom.dcmread(os.path.join(made, written))
+        if name.startswith('CT.deflated'):
+            ds.file_meta.TransferSyntaxUID = pydicom.uid.DeflatedExplicitVRLittleEndian
+        buffer = io.BytesIO()
+        ds.save_as(buffer, enforce_file_format=True)
+        data = buffer.getvalue()
+        if name == 'CT.deflated-cut':
+            data = data[:len(data) // 2]
+        if name == 'CT.unknown-vr':  # after the pixel data: an explicit VR no version of DICOM has
+            data += struct.pack('<HH2sH', 0xFFFC, 0xFFFC, b'ZZ', 4) + b'\0' * 4
+        put(name, data, age)
+    association = gw.receive(source)
+    assert gw.file_once() == 0
+    record = gw.record(association)
+    assert sorted(f['name'] for f in record['files']) == ['CT.deflated-whole', 'MR.big-whole']
+    assert sorted((q['name'], q['reason']) for q in record['quarantine']) == [
+        ('CT.deflated-cut', filer.TRUNCATED_OTHER),
+        ('CT.unknown-vr', 'cannot be verified complete: an explicit VR this walker does not know'),
+        ('RTDOSE.big-cut', filer.TRUNCATED_NEWEST)]
+    classes = dict((q['name'], load(gw.path('quarantine', association, q['name'] + '.reason.json'))['class'])
+                   for q in record['quarantine'])
+    assert classes == {'CT.deflated-cut': 'truncated', 'CT.unknown-vr': 'unverifiable', 'RTDOSE.big-cut': 'truncated'}
+    assert records.health(gw.tmp, gw.log)['quarantine_reasons'] == {'truncated': 2, 'unverifiable': 1}
+
+
+def test_a_copy_not_known_complete_never_replaces_a_filed_file(tmp_path, gw, study):
+    one = study()
+    source = str(tmp_path / 'received')
+    one.write(source, one.add_series(), 1, mtime=time.time() - 600)
+    association = gw.receive(source)
+    assert gw.file_once() == 0
+    path = os.path.join(gw.data, gw.record(association)['files'][0]['filed_as'])
+    with open(path, 'r+b') as handle:  # a filed copy cut short: replaced by any complete copy
+        handle.truncate(os.path.getsize(path) - 100)
+    received_later = time.time_ns()
+    assert filer._replaceable(path, received_later, True)  # pylint: disable=protected-access
+    assert not filer._replaceable(path, received_later, False)  # pylint: disable=protected-access
 
 
 def test_unreadable_files_and_a_missing_sop_instance_uid_are_quarantined(tmp_path, gw, study):
@@ -542,6 +733,44 @@ def test_px_listen_dirs_are_verified_or_filed_in_place(tmp_path, make_gateway, p
     assert dict((k, v) for k, v in now.items() if k in filed_by_px_listen) == filed_by_px_listen
     assert dcm_count(now) == 5
     assert os.path.isdir(uuid_dir) and os.path.isdir(lost)  # kept in place for housekeeping
+
+
+def test_a_recorded_px_listen_dir_that_received_more_is_filed_again(tmp_path, make_gateway, study):
+    """Without the lean launcher's lock the filer may take a px-listen dir px-listen still receives
+    into: files arriving after its record are filed by taking the dir again once untouched."""
+    gw = make_gateway('gw', receiver='px-listen')
+    one = study()
+    series = one.add_series()
+    uuid_dir = gw.path('3c4d5e6f-1a2b-4c3d-8e4f-5a6b7c8d9e0f')
+    sub = os.path.join(uuid_dir, 'PACSGATE.TEST_20261201_120000')
+
+    def age(seconds):
+        when = time.time() - seconds
+        for root, dirs, files in os.walk(uuid_dir):
+            for name in dirs + files + ['']:
+                os.utime(os.path.join(root, name), (when, when))
+    one.write(sub, series, 2)
+    age(3600)
+    assert gw.file_once() == 0
+    clock = [time.time()]
+    service = gw.filer(clock=lambda: clock[0])
+    try:
+        assert service.scan() == 0  # everything recorded
+        late = one.write(sub, series, 1, first=3)[0]
+        age(600)
+        clock[0] += filer.PX_LISTEN_EVERY
+        assert service.scan() == 0  # a recorded dir is looked at again every PX_LISTEN_RECHECK_EVERY s
+        clock[0] += filer.PX_LISTEN_RECHECK_EVERY
+        assert service.scan() == 1
+        service._wait()  # pylint: disable=protected-access
+        clock[0] += filer.PX_LISTEN_RECHECK_EVERY
+        assert service.scan() == 0  # all recorded again
+    finally:
+        service.close()
+    record = load(os.path.join(uuid_dir, records.RECORD))
+    assert (record['instances'], record['filed'], record['present']) == (3, 3, 2)
+    assert [entry['status'] for entry in record['files'] if entry['name'].endswith(late)] == ['new']
+    assert dcm_count(tree(gw.data)) == 3
 
 
 # Symlinks ------------------------------------------------------------------------------------------

@@ -198,3 +198,98 @@ def test_main_prints_counts_only(tmp_path, gw, study, capsys):
     assert str(tmp_path) not in out and 'PA' not in out
     assert housekeeping.main(['--config', gw.config_file, '--dry-run', '--no-filer-pass']) == 0
     assert capsys.readouterr().out.startswith('housekeeping: would remove 0 filed association dir(s); kept 1 recent')
+
+
+# Nothing received that a record does not account for is removed ------------------------------------
+
+def age(path, seconds):
+    when = time.time() - seconds
+    for root, dirs, files in os.walk(path):
+        for name in dirs + files + ['']:
+            os.utime(os.path.join(root, name), (when, when), follow_symlinks=False)
+
+
+def filed_copies(gw, sop_uid):
+    return [name for _root, _dirs, files in os.walk(gw.data) for name in files if name.endswith(sop_uid + '.dcm')]
+
+
+def test_a_px_listen_dir_that_received_more_after_filing_is_kept_and_filed_again(make_gateway, study):
+    """px-listen without the lean launcher's lock: the filer took the dir while px-listen was still
+    receiving (dimse_timeout can exceed refile_after_minutes), then one more instance arrived."""
+    gw = make_gateway(receiver='px-listen', min_age_hours=0)
+    one = study()
+    series = one.add_series()
+    uuid_dir = gw.path('0b7f3c2e-1d2a-4c3b-9e8f-112233445566')
+    sub = os.path.join(uuid_dir, 'PACSGATE.TEST_20261201_120000')
+    one.write(sub, series, 2)
+    age(uuid_dir, 3600)
+    assert gw.file_once() == 0
+    first = records.read_json(os.path.join(uuid_dir, records.RECORD))
+    assert first['filed'] == 2
+    late = one.write(sub, series, 1, first=3)[0]
+    summary = run(gw, days=1)  # the filer pass comes first: the late file is not untouched for 5 min yet
+    assert (summary['removed'], summary['kept_changed']) == (0, 1)
+    assert os.path.exists(os.path.join(sub, late)) and not filed_copies(gw, late[3:])
+    age(uuid_dir, 600)
+    assert gw.file_once() == 0
+    second = records.read_json(os.path.join(uuid_dir, records.RECORD))
+    assert (second['instances'], second['filed'], second['present']) == (3, 3, 2)
+    assert len(filed_copies(gw, late[3:])) == 1
+    stats = gw.stats()
+    assert (stats['associations_filed'], stats['instances_filed']) == (1, 3)
+    summary = run(gw, days=1, file_first=False)
+    assert (summary['removed'], summary['kept_changed']) == (1, 0)
+    assert not os.path.exists(uuid_dir)
+
+
+def test_a_filed_dir_holding_an_unrecorded_or_changed_file_is_kept(tmp_path, gw, study):
+    extra, resized = filed(gw, study, tmp_path, 'EXTRA'), filed(gw, study, tmp_path, 'RESIZED')
+    with open(gw.path('filed', extra, 'CT.1.2.3.4.5'), 'wb') as handle:
+        handle.write(b'received after filing')
+    with open(gw.path('filed', resized, gw.record(resized)['files'][0]['name']), 'ab') as handle:
+        handle.write(b'grown')
+    summary = run(gw, file_first=False)
+    assert (summary['removed'], summary['kept_changed']) == (0, 2)
+    assert os.path.isdir(gw.path('filed', extra)) and os.path.isdir(gw.path('filed', resized))
+
+
+def test_a_px_listen_dir_whose_lock_is_held_is_kept(tmp_path, make_gateway, study):
+    from conftest import hold_lock
+    gw = make_gateway(receiver='px-listen', min_age_hours=0)
+    one = study()
+    uuid_dir = gw.path('5c6d7e8f-1a2b-4c3d-8e4f-5a6b7c8d9e0f')
+    one.write(os.path.join(uuid_dir, 'SUB'), one.add_series(), 2)
+    age(uuid_dir, 3600)
+    assert gw.file_once() == 0 and os.path.exists(os.path.join(uuid_dir, records.RECORD))
+    fd = hold_lock(os.path.join(uuid_dir, '.lock'))  # px-listen (lean launcher) still running
+    try:
+        summary = run(gw, days=1, file_first=False)
+    finally:
+        os.close(fd)
+    assert (summary['removed'], summary['kept_in_use']) == (0, 1) and os.path.isdir(uuid_dir)
+    assert run(gw, days=1, file_first=False)['removed'] == 1
+
+
+def test_the_removal_leaves_a_file_received_meanwhile(tmp_path, make_gateway, study):
+    """Received between housekeeping's check and its removal: the removal unlinks only what the record
+    accounts for, so that file, the record and the dir stay (for the filer to file again)."""
+    gw = make_gateway(receiver='px-listen', min_age_hours=0)
+    one = study()
+    series = one.add_series()
+    uuid_dir = gw.path('6d7e8f90-1a2b-4c3d-8e4f-5a6b7c8d9e0f')
+    sub = os.path.join(uuid_dir, 'SUB')
+    one.write(sub, series, 2)
+    with open(os.path.join(uuid_dir, 'debug.log'), 'w') as handle:
+        handle.write('storescp output\n')
+    age(uuid_dir, 3600)
+    assert gw.file_once() == 0
+    late = one.write(sub, series, 1, first=3)[0]
+    tmp_fd, fd = records.open_dir(gw.tmp), records.open_dir(uuid_dir)
+    try:
+        record = records.read_record(fd)
+        assert not housekeeping.remove_association(tmp_fd, os.path.basename(uuid_dir), fd, record, True)
+    finally:
+        os.close(fd)
+        os.close(tmp_fd)
+    left = sorted(os.path.relpath(os.path.join(root, name), uuid_dir) for root, _dirs, files in os.walk(uuid_dir) for name in files)
+    assert left == sorted([records.RECORD, os.path.join('SUB', late)])

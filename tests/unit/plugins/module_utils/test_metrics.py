@@ -55,6 +55,7 @@ def gateway(tmp_path):
         stats['associations_filed'] = 38
         stats['instances_filed'] = 1000
         stats['instances_quarantined'] = 1
+        stats['instances_superseded'] = 2
         stats['bytes_filed'] = 5 << 20
         stats['last_association_at'] = NOW - 120
         stats['last_filed_at'] = NOW - 100
@@ -104,9 +105,10 @@ def test_render_from_the_tree_and_stats(gateway):
     assert got['pacsgate_associations_refused_total{reason="source",%s}' % s] == '2'
     assert got['pacsgate_associations_refused_total{reason="new-reason",%s}' % s] == '1'
     assert got['pacsgate_associations_refused_total{reason="disk",%s}' % s] == '0'
-    assert got['pacsgate_instances_received_total{%s}' % s] == '1001'
+    assert got['pacsgate_instances_received_total{%s}' % s] == '1003'  # filed, quarantined or superseded
     assert got['pacsgate_instances_filed_total{%s}' % s] == '1000'
     assert got['pacsgate_instances_quarantined_total{%s}' % s] == '1'
+    assert got['pacsgate_instances_superseded_total{%s}' % s] == '2'
     assert (got['pacsgate_associations_queued{%s}' % s], got['pacsgate_associations_stranded{%s}' % s]) == ('1', '1')
     assert got['pacsgate_quarantine_instances{%s}' % s] == '1'
     assert got['pacsgate_quarantine_reason_instances{reason="ENAMETOOLONG",%s}' % s] == '1'

@@ -405,6 +405,7 @@ def backlog(gw, now):
     def mutate(stats):
         records.count_received(stats, now, 7)
         stats['instances_filed'] = 7
+        stats['instances_superseded'] = 3
         stats['last_association_at'] = now - 120
         stats['associations']['accepted'] = 4
         stats['associations']['refused']['source'] = 2
@@ -418,6 +419,7 @@ def test_health_counts_and_ages(gw):
     assert (h['queued'], h['stranded'], h['quarantined_instances'], h['filed_kept']) == (1, 1, 2, 1)
     assert h['quarantine_reasons'] == {'ENAMETOOLONG': 1, 'truncated': 1}
     assert (h['received_today'], h['instances_filed'], h['associations_accepted']) == (7, 7, 4)
+    assert (h['instances_replaced'], h['instances_superseded']) == (0, 3)
     assert h['associations_refused'] == {'source': 2}
     assert 115 <= h['last_association_age'] < 200 and h['filer_updated_age'] < 60
     assert set(h['disk']) == {'tmp', 'data'} and h['disk']['data']['free_bytes'] > 0

@@ -1,4 +1,9 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 pacsgate.listener maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 # Managed by Ansible (pacsgate.listener, role dicom_listener): local changes are overwritten.
+
 """Run pypx's px-listen without importing all of pypx first.
 
 xinetd starts px-listen once per association, and a PACS waits for it: everything px-listen
@@ -52,7 +57,15 @@ code. ``--check-imports`` does what px-listen does before it starts storescp (it
 tests use it). Usage:
 
     px_listen_lean.py [--headers-only] [--check-imports | PX-LISTEN ARGS]
+
+One file, two places: the role installs it as the launcher (``/usr/local/libexec/pacsgate/``),
+and it is a module of the gateway's package (``pacsgate_listener.px_listen_lean``), whose filer
+imports pypx with its ``bare_package`` and ``deferred_debugger``. Standard library only.
 """
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
 
 import fcntl
 import importlib
@@ -318,7 +331,7 @@ def check_imports(headers_only):
         args["executable"] = "/bin/false"
         sys.modules["pypx.listen"].Listen(args)
     found = loaded_avoided()
-    print("avoided modules loaded: %s" % (" ".join(found) or "none"))
+    sys.stdout.write("avoided modules loaded: %s\n" % (" ".join(found) or "none"))
     return 1 if found else 0
 
 
@@ -337,4 +350,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    raise SystemExit(main(sys.argv))

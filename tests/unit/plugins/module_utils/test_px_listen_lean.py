@@ -13,8 +13,7 @@ import venv
 
 import pytest
 
-LAUNCHER = os.path.join(os.path.dirname(__file__), '..', '..', '..', 'roles', 'dicom_listener', 'files',
-                        'px_listen_lean.py')
+LAUNCHER = os.path.join(os.path.dirname(__file__), '..', '..', '..', '..', 'plugins', 'module_utils', 'px_listen_lean.py')
 
 FILES = {
     # Running any of these __init__ files is what the launcher must avoid.
@@ -340,3 +339,24 @@ def test_real_px_listen_through_the_launcher(tmp_path):
     assert not list(tmp_path.rglob('INJECTED'))
     with open(os.path.join(uuid_directory, '.lock')) as handle:  # released when px-listen exited
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+def test_the_filer_imports_pypx_with_the_launchers_own_functions(fake_venv):
+    """The filer (the same file is a module of the gateway's package) imports pypx.listen as the
+    launcher does, with the launcher's bare_package and deferred_debugger: no package __init__ runs
+    and pudb stays a stand-in."""
+    from ansible_collections.pacsgate.listener.plugins.module_utils import filer
+    collections = os.path.normpath(os.path.join(os.path.dirname(filer.__file__), '..', '..', '..', '..', '..'))
+    code = textwrap.dedent('''
+        import json, sys
+        sys.path.insert(0, sys.argv[1])
+        from ansible_collections.pacsgate.listener.plugins.module_utils import filer, px_listen_lean
+        listen = filer.pypx_listen()
+        pudb = sys.modules['pudb']
+        print(json.dumps({'listen': listen.__name__, 'pudb_stub': getattr(pudb, '__pacsgate_stub__', False),
+                          'launchers': pudb.set_trace.__module__ == px_listen_lean.__name__}))
+    ''')
+    res = subprocess.run([os.path.join(str(fake_venv[0]), 'bin', 'python'), '-c', code, collections],
+                         capture_output=True, text=True, cwd='/', timeout=60, check=False)
+    assert res.returncode == 0, res.stderr  # the stand-ins' pypx and pfmisc __init__ files raise when run
+    assert json.loads(res.stdout) == {'listen': 'pypx.listen', 'pudb_stub': True, 'launchers': True}
