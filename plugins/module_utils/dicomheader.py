@@ -82,8 +82,10 @@ _U32_BE = struct.Struct('>I')
 # (element header, 32-bit length) readers of little and big endian data sets.
 _LE = (_EXPLICIT.unpack_from, _U32.unpack_from)
 _BE = (_EXPLICIT_BE.unpack_from, _U32_BE.unpack_from)
-# A deflated data set is inflated in memory up to this size to be walked.
-INFLATED_MAX = 256 * 1024 * 1024
+# A deflated data set is inflated in memory up to this size to be walked. A received file that
+# inflates to more is never handed to pydicom (which inflates without a bound): it is quarantined
+# as one whose completeness cannot be told, so a small deflate bomb cannot exhaust the filer.
+INFLATED_MAX = 64 * 1024 * 1024
 
 
 class Unsupported(Exception):
@@ -428,13 +430,20 @@ def read_complete(data):
     bytes, checked to its end: raises Truncated when the file ends inside an element (of its header
     or after it), Unsupported (saying why) when this walker cannot tell whether it is complete, and
     otherwise whatever pydicom raises for a file it cannot read. One walk when the walker reads the
-    header itself."""
+    header itself. A deflated data set is inflated with a bound (INFLATED_MAX) before pydicom reads
+    it; one that inflates to more is Unsupported."""
     try:
         implicit, found = scan(data, check=True)
     except Unsupported:
         pass
     else:
         return to_dataset(implicit, found), 'scan'
+    try:
+        syntax, pos = file_meta(data)
+    except (Truncated, Unsupported):
+        syntax = None  # pydicom's reading and completeness() below say what is wrong
+    if syntax in DEFLATED and _inflate(data, pos) is None:
+        raise Unsupported('its deflated data set inflates to more than %d MiB' % (INFLATED_MAX // (1024 * 1024)))
     try:
         dataset = pydicom_header(data)
     except Exception:

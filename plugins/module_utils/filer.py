@@ -274,7 +274,7 @@ class Received:
     """One received file and what happens to it."""
 
     __slots__ = ('name', 'size', 'mtime', 'sha256', 'filed_as', 'final', 'temp', 'status', 'series',
-                 'reason', 'superseded', 'complete')
+                 'reason', 'superseded', 'complete', 'seen')
 
     def __init__(self, name, size, mtime):
         self.name = name            # relative to the association dir
@@ -289,6 +289,7 @@ class Received:
         self.reason = None
         self.superseded = False
         self.complete = False       # checked to its end: every element ends within it, the last at its end
+        self.seen = None            # (size, sha256) of the filed copy when it was staged, None if none
 
 
 class SeriesDir:
@@ -394,7 +395,9 @@ def _replaceable(path, received_mtime_ns, received_complete):
                 dicomheader.completeness(data)
             except dicomheader.Truncated:
                 return True
-            except dicomheader.Unsupported:
+            except Exception:  # pylint: disable=broad-except
+                # Unsupported, or what a hostile filed copy raises (RecursionError on nesting):
+                # its completeness cannot be told, so it is not replaced, as with Unsupported.
                 return False
         return False
     finally:
@@ -437,6 +440,7 @@ class Association:
         self.ended_at = ended_at
         self.items = []
         self.series = {}            # key -> SeriesDir
+        self.series_paths = {}      # series dir path -> SeriesDir (keys differ in raw bytes, one dir)
         self.staged = {}            # final path -> Received
         self.listen = None
         self.writer = _Writer(self._write_temp)
@@ -550,6 +554,7 @@ class Association:
             item.status, item.superseded = 'older', True
             return
         item.status = 'new' if existing is None else 'replaced'
+        item.seen = existing
         item.temp = os.path.join(series.path, temp)
         if isinstance(data, bytes):
             self.writer.put(item, data, st)
@@ -639,7 +644,7 @@ class Association:
 
     def _series_dir(self, dataset):
         """The series dir of an instance, by pypx's processPatient/processStudy/processSeries (once per
-        series and association; their effects are idempotent)."""
+        key and association; their effects are idempotent), one SeriesDir per dir."""
         key = tuple(_raw_value(dataset, tag) for tag in dicomheader.SERIES_TAGS)
         series = self.series.get(key)
         if series is not None:
@@ -657,10 +662,16 @@ class Association:
             level = 'series'
             series_info = listen.processSeries(dataset, NO_LOG, location)
             location = series_info['SERIES']['Location']
-            series = SeriesDir(location)
-            series.fd = records.open_dir(location)
-            with _Flock(series.fd):
-                listen.saveInformation(series.receiving, series_info)
+            # Two instances of one series can differ in the raw bytes of the key (a Specific
+            # Character Set, padding) and still go to one dir: one SeriesDir per dir, so its
+            # listing (which removes this association's leftover staged copies) is made once.
+            series = self.series_paths.get(location)
+            if series is None:
+                series = SeriesDir(location)
+                series.fd = records.open_dir(location)
+                with _Flock(series.fd):
+                    listen.saveInformation(series.receiving, series_info)
+                self.series_paths[location] = series
         except OSError as exc:
             if exc.errno in NOT_FILEABLE:
                 path = _decode(exc.filename or '')
@@ -690,7 +701,7 @@ class Association:
             try:
                 with _Flock(series.fd):
                     for item in items:
-                        if item.temp:
+                        if item.temp and self._still_replaces(item):
                             os.rename(item.temp, item.final)
                             item.temp = None
                     if os.path.exists(series.receiving):
@@ -698,6 +709,25 @@ class Association:
                 os.fsync(series.fd)
             except OSError as exc:
                 raise Transient('renaming into a series dir', exc)
+
+    def _still_replaces(self, item):
+        """Whether item's staged copy still goes over its final name, asked again under the series
+        lock: another filer may have filed the same instance since it was staged (a newer copy of
+        it, from another association). If so, decided again as when staging; a staged copy that
+        no longer goes is removed."""
+        now = _hash_file(item.final)
+        if now == item.seen:
+            return True
+        if now == (item.size, item.sha256):
+            item.status = 'present'
+        elif now is not None and not _replaceable(item.final, item.mtime, item.complete):
+            item.status, item.superseded = 'older', True
+        else:
+            item.status = 'new' if now is None else 'replaced'
+            return True
+        self._unlink(item.temp)
+        item.temp = None
+        return False
 
     def _verify(self):
         for item in self.items:

@@ -214,6 +214,28 @@ def test_a_deflated_data_set_too_large_to_keep_is_complete_when_its_stream_ends(
         dicomheader.completeness(data[:len(data) - 2])
 
 
+def test_a_received_deflated_data_set_too_large_to_inflate_is_never_given_to_pydicom(tmp_path, monkeypatch):
+    """pydicom inflates a deflated data set without a bound: a small deflate bomb would take the
+    filer's memory. Above INFLATED_MAX the file cannot be told complete, and pydicom never sees it."""
+    import zlib
+    data = deflated(tmp_path)
+    monkeypatch.setattr(dicomheader, 'INFLATED_MAX', 1000)
+
+    def no_pydicom(_data):
+        raise AssertionError('pydicom was asked to read a deflated data set over the bound')
+    monkeypatch.setattr(dicomheader, 'pydicom_header', no_pydicom)
+    with pytest.raises(dicomheader.Unsupported) as too_large:
+        dicomheader.read_complete(data)
+    assert str(too_large.value) == 'its deflated data set inflates to more than 0 MiB'
+    monkeypatch.setattr(dicomheader, 'INFLATED_MAX', 64 * 1024 * 1024)
+    syntax, start = dicomheader.file_meta(data)
+    packer = zlib.compressobj(9, zlib.DEFLATED, -15)
+    bomb = data[:start] + packer.compress(b'\0' * (65 * 1024 * 1024)) + packer.flush()
+    assert syntax in dicomheader.DEFLATED and len(bomb) < 200 * 1024
+    with pytest.raises(dicomheader.Unsupported):
+        dicomheader.read_complete(bomb)
+
+
 def with_undefined_length_un(tmp_path, big_endian=False):
     """CT_small with a ReferencedImageSequence of two items encoded as an undefined-length UN element
     (as a receiver that does not know the attribute keeps it): items in implicit VR little endian."""

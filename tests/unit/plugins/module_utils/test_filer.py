@@ -979,3 +979,95 @@ def test_the_gateways_own_c_echoes_are_no_senders_associations(tmp_path, make_ga
     stats = gw.stats()
     assert (stats['associations']['accepted'], stats['associations']['checks']) == (0, 1)
     assert stats['associations_filed'] == 1 and stats['last_association_at'] is None
+
+
+@pytest.mark.parametrize('mapped', [True, False], ids=['mapped-files', 'read-files'])
+def test_instances_of_one_series_whose_keys_differ_in_raw_bytes_are_filed_together(tmp_path, gw, study,
+                                                                                    monkeypatch, mapped):
+    """Two instances of one series, one with a Specific Character Set and one without: their series
+    keys differ byte for byte, pypx puts them in one dir. One listing of that dir per association,
+    so the second never removes the first's staged copy as a leftover."""
+    if mapped:
+        monkeypatch.setattr(filer, 'WHOLE_READ', 0)  # every file mapped, its staged copy written at once
+    one = study()
+    series = one.add_series()
+    source = str(tmp_path / 'received')
+    one.write(source, series, 1, mtime=time.time() - 100)
+    one.write(source, series, 1, first=2, mtime=time.time() - 90, SpecificCharacterSet='ISO_IR 192')
+    association = gw.receive(source)
+    assert gw.file_once() == 0
+    record = gw.record(association)
+    assert (record['filed'], record['quarantined']) == (2, 0)
+    assert len({os.path.dirname(f['filed_as']) for f in record['files']}) == 1
+
+
+def test_a_filed_copy_whose_completeness_cannot_be_walked_is_kept_and_the_association_filed(tmp_path, gw, study):
+    """A filed copy nested too deep to walk (RecursionError), newer than a copy received later: it is
+    not replaced, as one whose completeness cannot be told, and the association is not kept retrying."""
+    import struct
+    from pydicom.uid import generate_uid
+    one = study()
+    series = one.add_series()
+    uid = generate_uid()
+    first, second = str(tmp_path / 'first'), str(tmp_path / 'second')
+    one.write(first, series, 1, sop_uid=uid, ImageComments='A')
+    one.write(second, series, 1, sop_uid=uid, ImageComments='B')
+    filed = gw.receive(first)
+    assert gw.file_once() == 0
+    final = os.path.join(gw.data, gw.record(filed)['files'][0]['filed_as'])
+    syntax = b'1.2.840.10008.1.2\0'
+    element = struct.pack('<HH2sH', 2, 0x10, b'UI', len(syntax)) + syntax
+    nested = (struct.pack('<HHI', 0x0008, 0x1115, 0xFFFFFFFF) + struct.pack('<HHI', 0xFFFE, 0xE000, 0xFFFFFFFF)) * 3000
+    with open(final, 'wb') as handle:
+        handle.write(b'\0' * 128 + b'DICM' + struct.pack('<HH2sHI', 2, 0, b'UL', 4, len(element)) + element + nested)
+    later = time.time() + 3600
+    os.utime(final, (later, later))
+    refiled = gw.receive(second)
+    assert gw.file_once() == 0
+    assert not os.path.isdir(gw.path('queue', refiled))
+    record = gw.record(refiled)
+    assert (record['filed'], record['superseded']) == (0, 1) and record['files'][0]['superseded']
+
+
+def test_an_older_copy_staged_while_another_filer_files_a_newer_one_never_goes_over_it(tmp_path, gw, study,
+                                                                                    monkeypatch):
+    """Two workers file the same instance: A (older copy) stages it when nothing is filed, B (a
+    corrected resend) files it before A commits. A's commit asks again under the series lock and
+    leaves B's copy, recording its own as superseded; housekeeping then removes both dirs."""
+    from pydicom.uid import generate_uid
+    from ansible_collections.pacsgate.listener.plugins.module_utils import housekeeping
+    one = study()
+    series = one.add_series()
+    uid = generate_uid()
+    old_source, new_source = str(tmp_path / 'old'), str(tmp_path / 'new')
+    one.write(old_source, series, 1, mtime=time.time() - 100, sop_uid=uid, ImageComments='VERSION 1')
+    one.write(new_source, series, 1, mtime=time.time() - 50, sop_uid=uid, ImageComments='VERSION 2')
+    older, newer = gw.receive(old_source), gw.receive(new_source)
+    worker = gw.filer()
+    locks = {}
+    for name in (older, newer):
+        os.rename(gw.path('incoming', name), gw.path('queue', name))
+        locks[name] = worker._lock_dir(worker.queue_fd, name)  # pylint: disable=protected-access
+    real_sync, done = filer.Association._sync, []  # pylint: disable=protected-access
+
+    def sync(self):
+        if self.name == older and not done:
+            done.append(1)
+            assert worker.file_one(('queue', newer), newer, locks[newer][0], 'filer', None)
+        return real_sync(self)
+
+    monkeypatch.setattr(filer.Association, '_sync', sync)
+    assert worker.file_one(('queue', older), older, locks[older][0], 'filer', None)
+    assert done
+    old_record, new_record = gw.record(older), gw.record(newer)
+    final = os.path.join(gw.data, new_record['files'][0]['filed_as'])
+    with open(final, 'rb') as handle:
+        assert hashlib.sha256(handle.read()).hexdigest() == new_record['files'][0]['sha256']
+    assert (old_record['filed'], old_record['superseded']) == (0, 1)
+    assert not [n for n in os.listdir(os.path.dirname(final)) if n.endswith(filer.TEMP_SUFFIX)]
+    for fds in locks.values():
+        os.close(fds[1])
+        os.close(fds[0])
+    worker.close()
+    summary = housekeeping.run(records.load_config(gw.config_file), now=time.time() + 10 * 86400, file_first=False)
+    assert (summary['removed'], summary['kept_changed']) == (2, 0), summary
