@@ -982,8 +982,8 @@ def test_the_gateways_own_c_echoes_are_no_senders_associations(tmp_path, make_ga
 
 
 @pytest.mark.parametrize('mapped', [True, False], ids=['mapped-files', 'read-files'])
-def test_instances_of_one_series_whose_keys_differ_in_raw_bytes_are_filed_together(tmp_path, gw, study,
-                                                                                    monkeypatch, mapped):
+def test_instances_of_one_series_whose_keys_differ_in_raw_bytes_are_filed_together(
+        tmp_path, gw, study, monkeypatch, mapped):
     """Two instances of one series, one with a Specific Character Set and one without: their series
     keys differ byte for byte, pypx puts them in one dir. One listing of that dir per association,
     so the second never removes the first's staged copy as a leftover."""
@@ -1029,8 +1029,8 @@ def test_a_filed_copy_whose_completeness_cannot_be_walked_is_kept_and_the_associ
     assert (record['filed'], record['superseded']) == (0, 1) and record['files'][0]['superseded']
 
 
-def test_an_older_copy_staged_while_another_filer_files_a_newer_one_never_goes_over_it(tmp_path, gw, study,
-                                                                                    monkeypatch):
+def test_an_older_copy_staged_while_another_filer_files_a_newer_one_never_goes_over_it(
+        tmp_path, gw, study, monkeypatch):
     """Two workers file the same instance: A (older copy) stages it when nothing is filed, B (a
     corrected resend) files it before A commits. A's commit asks again under the series lock and
     leaves B's copy, recording its own as superseded; housekeeping then removes both dirs."""
