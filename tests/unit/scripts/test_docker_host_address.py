@@ -120,3 +120,35 @@ def test_main_prints_the_address_or_fails(monkeypatch, capsys):
     assert dha.main([]) == 1
     captured = capsys.readouterr()
     assert captured.out == "" and "tried: everything" in captured.err
+
+
+SHIM = os.path.join(os.path.dirname(__file__), "..", "..", "shims", "no-ipam-gateway")
+
+
+@pytest.fixture(name="shimmed")
+def fixture_shimmed(tmp_path):
+    """PATH with the no-ipam-gateway shim before a fake real docker that answers WITH_GATEWAY to
+    `network inspect` and echoes any other command."""
+    real = tmp_path / "real"
+    real.mkdir()
+    fake = real / "docker"
+    fake.write_text("#!/bin/sh\n"
+                    "if [ \"$1 $2\" = 'network inspect' ]; then cat <<'JSON'\n%s\nJSON\n"
+                    "else echo \"real docker: $*\"; fi\n" % WITH_GATEWAY)
+    fake.chmod(0o755)
+    return dict(os.environ, PATH="%s:%s:%s" % (os.path.abspath(SHIM), real, os.environ["PATH"]))
+
+
+def test_the_no_ipam_gateway_shim_answers_as_such_an_engine(shimmed):
+    """The shim docs/testing.md runs the README's commands with: the engine's answer without its
+    IPAM gateway, so the address comes from the next source; everything else passes through."""
+    import subprocess  # pylint: disable=import-outside-toplevel
+    out = subprocess.run(["docker", "network", "inspect", "bridge"], env=shimmed, capture_output=True,
+                         text=True, check=True).stdout
+    assert dha.from_ipam(WITH_GATEWAY) == "172.17.0.1" and dha.from_ipam(out) is None
+    assert dha.bridge_interface(out) == "docker0"
+    passed = subprocess.run(["docker", "ps", "-a"], env=shimmed, capture_output=True, text=True, check=True)
+    assert passed.stdout == "real docker: ps -a\n"
+    formatted = subprocess.run(["docker", "network", "inspect", "-f", "{{.IPAM}}", "bridge"], env=shimmed,
+                               capture_output=True, text=True, check=False)
+    assert formatted.returncode == 2 and "not emulated" in formatted.stderr
