@@ -6,13 +6,12 @@ import json
 import os
 import subprocess
 import threading
-import time
 
 import pydicom
 from pydicom.data import get_testdata_file
 from pydicom.uid import generate_uid
 
-from harness import name_of, quarantined
+from harness import account, name_of
 
 UTF8 = "ISO_IR 192"
 
@@ -202,22 +201,7 @@ def account_copies(host, gw, study_uid, sender, sources, timeout=180):
     """harness.account() for a study filed in more than one copy (a corrected resend filed into a
     new patient dir beside the first): an acknowledged instance is filed byte-identical when one
     of its filed copies has the digest of what was sent."""
-    acked = set(sender.acknowledged)
-    deadline = time.monotonic() + timeout
-    while True:
-        state = gateway_state(host, gw, study_uid)
-        held = quarantined(host, gw["tmp_dir"])
-        held_uids = {name.split(".", 1)[1] for name in held if "." in name}
-        identical = {uid for uid in acked if sources[uid] in {d for _p, d in state["filed"].get(uid, [])}}
-        lost = acked - identical - held_uids
-        if not lost or time.monotonic() > deadline:
-            break
-        time.sleep(1)
-    return {
-        "acknowledged": len(acked),
-        "filed byte-identical": len(identical),
-        "quarantined with a reason": len(acked & held_uids),
-        "lost": len(lost),
-        "filed but different": len({uid for uid in acked - identical if state["filed"].get(uid)}),
-        "reasons": sorted({held[name] for name in held}),
-    }
+    def filed():
+        return {uid: {digest for _path, digest in copies}
+                for uid, copies in gateway_state(host, gw, study_uid)["filed"].items()}
+    return account(host, gw, study_uid, sender, sources, timeout=timeout, filed=filed)
