@@ -152,3 +152,6 @@ def test_the_no_ipam_gateway_shim_answers_as_such_an_engine(shimmed):
     formatted = subprocess.run(["docker", "network", "inspect", "-f", "{{.IPAM}}", "bridge"], env=shimmed,
                                capture_output=True, text=True, check=False)
     assert formatted.returncode == 2 and "not emulated" in formatted.stderr
+    other = subprocess.run(["docker", "network", "inspect", "-f", "{{.Internal}}", "lab"], env=shimmed,
+                           capture_output=True, text=True, check=True)
+    assert "Gateway" in other.stdout  # a template not on IPAM: the real answer, untouched
