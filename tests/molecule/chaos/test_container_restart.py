@@ -69,7 +69,9 @@ def test_container_restart_mid_transfer(host, gw, tmp_path):
                     not_acknowledged=len(unacknowledged),
                     **{"not acknowledged, %s" % f: list(fate.values()).count(f) for f in sorted(set(fate.values()))})
     assert sender.aborted or sender.error, "the association outlived the restart"
-    assert len(sender.acknowledged) >= 10 and len(unacknowledged) <= 1, (len(sender.acknowledged), unacknowledged)
+    # One instance in flight when the container stopped; the sender may try one more before pynetdicom
+    # notices that the association is gone (neither is acknowledged, so neither counts as lost).
+    assert len(sender.acknowledged) >= 10 and len(unacknowledged) <= 2, (len(sender.acknowledged), unacknowledged)
     assert_zero_loss(figures)
     assert figures["quarantined with a reason"] == 0 and figures["filed byte-identical"] == len(sender.acknowledged)
     # What was never acknowledged is absent, or kept aside as truncated (or, complete, filed): never
