@@ -4,8 +4,7 @@ In the gateway container: the filer is stopped (so that it does not take the syn
 synth.py writes the archive and a tmp tree as the listener, then, as root, each reader runs in a
 `python3 -c` of its own under /usr/bin/time -v (wall time, CPU, maximum resident set):
   records.health (module_utils/records.py: the tmp tree and the stats file, never the data dir),
-  gateway.health (module_utils/gateway.py: what dicom_listener_info on main reports as health),
-and the status playbook's call of dicom_listener_info, kept on the gateway
+and the status playbook's call of dicom_listener_info (whose health is records.health), kept on the gateway
 (ANSIBLE_KEEP_REMOTE_FILES) and run again there under /usr/bin/time -v.
 """
 
@@ -21,9 +20,6 @@ RECORDS = ("import json, sys; sys.path.insert(0, {site!r}); from pacsgate_listen
            "r = records.health({tmp!r}, {log!r}); "
            "print(json.dumps({{k: r[k] for k in ('filed_kept', 'queued', 'receiving', 'quarantined_instances', "
            "'stranded', 'complete')}}))")
-GATEWAY = ("import json, sys; sys.path.insert(0, {site!r}); from pacsgate_listener import gateway; "
-           "r = gateway.health({tmp!r}, {log!r}, {data!r}, 300); "
-           "print(json.dumps({{k: r.get(k) for k in ('filed_instances', 'tmp_associations', 'stranded_associations')}}))")
 TIME_FIELDS = {
     "wall": re.compile(r"Elapsed \(wall clock\) time.*: (?:(\d+):)?(\d+):([\d.]+)"),
     "user_s": re.compile(r"User time \(seconds\): ([\d.]+)"),
@@ -103,7 +99,6 @@ def run_scan(gw, work, patients, inventory=None):
     site = dexec(gw, "ls -d /opt/pypx/lib/python3*/site-packages").stdout.strip()
     args = {"site": site, "tmp": TMP, "log": LOG, "data": DATA}
     out["records_health"] = [timed(gw, python_c(RECORDS.format(**args)), "records.health") for _i in range(3)]
-    out["gateway_health"] = [timed(gw, python_c(GATEWAY.format(**args)), "gateway.health") for _i in range(2)]
     if inventory:
         out["status"] = status_module(gw, work, inventory)
     return out

@@ -257,8 +257,7 @@ def health_section(results):
                fmt(ar.get("filed_dirs")), fmt(ar.get("queued_dirs")), fmt(ar.get("incoming_dirs")),
                fmt(ar.get("quarantine_dirs")), fmt(ar.get("wall_s"))), "",
            "| reader | run | wall s | user s | sys s | max RSS MiB | result |", "|---|---|---|---|---|---|---|"]
-    for key, label in (("records_health", "records.health (module_utils/records.py)"),
-                       ("gateway_health", "gateway.health (main's dicom_listener_info)")):
+    for key, label in (("records_health", "records.health (module_utils/records.py)"),):
         for i, r in enumerate(sec.get(key) or [], 1):
             out.append("| %s | %d | %s | %s | %s | %s | %s |" % (
                 label, i, fmt(r.get("wall_s")), fmt(r.get("user_s")), fmt(r.get("sys_s")), fmt(r.get("max_rss_mib"), 1),

@@ -28,11 +28,11 @@ def by_key(results):
 def test_every_target_has_a_verdict(results):
     rows = by_key(results)
     assert list(rows) == ['burst', 'sequential', 'parallel', 'rate', 'filing', 'checks', 'association_memory',
-                          'filer_memory', 'second_converge', 'health', 'health_main']
+                          'filer_memory', 'second_converge', 'health', 'health_status']
     assert {k: r['ok'] for k, r in rows.items()} == {
         'burst': False, 'sequential': False, 'parallel': False, 'rate': True, 'filing': False, 'checks': True,
         'association_memory': False, 'filer_memory': True, 'second_converge': False, 'health': True,
-        'health_main': False}
+        'health_status': False}
     for row in rows.values():
         assert row['ok'] or row['by'], row['key']
 
@@ -45,7 +45,8 @@ def test_missed_targets_say_by_how_much(results):
     assert rows['filing']['by'] == '0.20 s over'
     assert rows['association_memory']['by'] == '0.6 MiB over'
     assert rows['second_converge']['by'] == '16.4 s over'
-    assert rows['health_main']['by'] == '45.00 s and 180.0 MiB over'
+    assert rows['health_status']['by'] == '45.00 s and 180.0 MiB over'
+    assert rows['health_status']['measured'] == 'dicom_listener_info (status playbook): 50.00 s, 280.0 MiB'
 
 
 def test_measured_figures(results):
@@ -125,7 +126,7 @@ def test_report_text(results):
     assert '190 of 200' in text and 'the gate logged accepted 192, refused disk 2' in text
     assert 'the filer filed each association 1.50 s (median) and at most 9.00 s after it ended, and used 1.50 s' in text
     assert '| pacsgate.listener.dicom_listener : Install dcmtk / and more | 1.90 |' in text
-    assert 'gateway.health (main\'s dicom_listener_info) | 1 | 45.00 |' in text
+    assert 'records.health (module_utils/records.py) | 1 |' in text and 'gateway.health' not in text
     assert 'pypx\'s per-file mode' in text
     assert 'CPU pressure 60 %' in text
 
