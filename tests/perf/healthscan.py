@@ -70,12 +70,15 @@ def status_module(gw, work, inventory):
     """The status playbook's dicom_listener_info call: the playbook's wall time, then the module
     kept on the gateway and run again under /usr/bin/time -v."""
     dexec(gw, "rm -rf /root/.ansible/tmp")
+    # The filer is stopped on purpose and the declared PACS does not exist here: the problems the
+    # status reports are expected, so none of them fails the playbook (fail_on empty).
     pb = playbook(inventory, "status.yml", logfile=os.path.join(work, "status.log"),
-                  extra_env={"ANSIBLE_KEEP_REMOTE_FILES": "1", "ANSIBLE_PIPELINING": "0"})
+                  extra_env={"ANSIBLE_KEEP_REMOTE_FILES": "1", "ANSIBLE_PIPELINING": "0"},
+                  args=("-e", '{"dicom_listener_status_fail_on": []}'))
     module = dexec(gw, "ls /root/.ansible/tmp/*/AnsiballZ_dicom_listener_info.py 2>/dev/null | head -1",
                    check=False).stdout.strip()
     out = {"playbook_wall_s": pb["wall_s"],
-           "module_task_s": next((t["s"] for t in pb["tasks"] if "Read the listener" in t["task"]), None)}
+           "module_task_s": next((t["s"] for t in pb["tasks"] if "Read each gateway" in t["task"]), None)}
     if module:
         out["module"] = timed(gw, "/usr/bin/python3 %s" % module, "status module")
         try:
