@@ -85,8 +85,8 @@ def status_module(gw, work, inventory):
             health = json.loads(out["module"].pop("output")).get("health") or {}
         except ValueError:
             health = {}
-        out["module"]["health"] = {k: health.get(k) for k in ("filed_instances", "tmp_associations",
-                                                              "stranded_associations")}
+        out["module"]["health"] = {k: health.get(k) for k in ("filed_kept", "queued", "stranded",
+                                                              "quarantined_instances")}
     return out
 
 
