@@ -17,7 +17,7 @@ import subprocess
 
 import pytest
 
-from test_unit_templates import REPO, ROLE, ansible_playbook  # pylint: disable=import-error
+from test_unit_templates import ROLE_VALUES, ansible_playbook, collection_path  # pylint: disable=import-error
 
 PLAYBOOK = """\
 - name: Compute the role's derived values
@@ -27,12 +27,7 @@ PLAYBOOK = """\
   vars:
     ansible_facts: {service_mgr: systemd}
   tasks:
-    - name: The role's defaults
-      ansible.builtin.include_vars:
-        file: %(role)s/defaults/main.yml
-    - name: The role's vars
-      ansible.builtin.include_vars:
-        file: %(role)s/vars/main.yml
+""" + ROLE_VALUES + """\
     - name: Show them
       ansible.builtin.debug:
         msg: "{{ {'only_from': _dicom_listener_only_from, 'verify_host': _dicom_listener_verify_host,
@@ -41,10 +36,8 @@ PLAYBOOK = """\
 
 
 def derived(tmp_path, **extra):
-    collections = tmp_path / 'collections'
-    (collections / 'ansible_collections' / 'pacsgate').mkdir(parents=True)
-    os.symlink(REPO, str(collections / 'ansible_collections' / 'pacsgate' / 'listener'))
-    (tmp_path / 'playbook.yml').write_text(PLAYBOOK % {'role': ROLE})
+    collections = collection_path(tmp_path)
+    (tmp_path / 'playbook.yml').write_text(PLAYBOOK)
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(collections), ANSIBLE_STDOUT_CALLBACK='json',
                ANSIBLE_LOCAL_TEMP=str(tmp_path / 'tmp'), ANSIBLE_CONFIG=str(tmp_path / 'none.cfg'))
     result = subprocess.run([ansible_playbook(), '-i', 'localhost,', str(tmp_path / 'playbook.yml'),

@@ -21,18 +21,22 @@ import pytest
 
 REPO = os.path.realpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', '..'))
 ROLE = os.path.join(REPO, 'roles', 'dicom_listener')
+# The first tasks of a play that needs the role's values: its defaults, then its vars.
+ROLE_VALUES = """\
+    - name: The role's defaults
+      ansible.builtin.include_vars:
+        file: %s/defaults/main.yml
+    - name: The role's vars
+      ansible.builtin.include_vars:
+        file: %s/vars/main.yml
+""" % (ROLE, ROLE)
 PLAYBOOK = """\
 - name: Render the role's units with its defaults and vars
   hosts: localhost
   connection: local
   gather_facts: false
   tasks:
-    - name: The role's defaults
-      ansible.builtin.include_vars:
-        file: %(role)s/defaults/main.yml
-    - name: The role's vars
-      ansible.builtin.include_vars:
-        file: %(role)s/vars/main.yml
+""" + ROLE_VALUES + """\
     - name: Render
       ansible.builtin.template:
         src: "{{ item }}.j2"
@@ -41,6 +45,14 @@ PLAYBOOK = """\
       loop: %(units)s
 """
 UNITS = ['systemd/listener@.service', 'services/filer.service', 'services/housekeeping.service']
+
+
+def collection_path(tmp_path):
+    """A collections path under tmp_path where pacsgate.listener is this repository."""
+    collections = tmp_path / 'collections'
+    (collections / 'ansible_collections' / 'pacsgate').mkdir(parents=True)
+    os.symlink(REPO, str(collections / 'ansible_collections' / 'pacsgate' / 'listener'))
+    return collections
 
 
 def ansible_playbook():
@@ -53,14 +65,12 @@ def ansible_playbook():
 @pytest.fixture(scope='module')
 def rendered(tmp_path_factory):
     tmp_path = tmp_path_factory.mktemp('units')
-    collections = tmp_path / 'collections'
-    (collections / 'ansible_collections' / 'pacsgate').mkdir(parents=True)
-    os.symlink(REPO, str(collections / 'ansible_collections' / 'pacsgate' / 'listener'))
+    collections = collection_path(tmp_path)
     # Templates are found (and include each other) relative to the playbook's templates dir.
     os.symlink(os.path.join(ROLE, 'templates'), str(tmp_path / 'templates'))
     out = tmp_path / 'out'
     out.mkdir()
-    (tmp_path / 'playbook.yml').write_text(PLAYBOOK % {'role': ROLE, 'out': out, 'units': UNITS})
+    (tmp_path / 'playbook.yml').write_text(PLAYBOOK % {'out': out, 'units': UNITS})
     (tmp_path / 'inventory').write_text('localhost ansible_connection=local ansible_python_interpreter=%s\n' % sys.executable)
     (tmp_path / 'ansible.cfg').write_text('[defaults]\n')
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(collections), ANSIBLE_NOCOLOR='1', ANSIBLE_FORCE_COLOR='0',
